@@ -1,0 +1,120 @@
+"""Test helpers: run the lab's scripts as real processes and read what they print.
+
+Every wait here polls with a deadline; nothing sleeps for a fixed time.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# The interpreter that runs the scripts: CI sets LAB_PYTHON to check an older Python too.
+PYTHON = os.environ.get("LAB_PYTHON", sys.executable)
+LAB_VARIABLES = ("LISTEN_HOST", "LISTEN_PORT", "SERVER_HOST", "SERVER_PORT", "MESSAGE")
+
+TCP_MESSAGE = b"This is our message. It is very long but will only be transmitted in chunks of 16 at a time"
+UDP_MESSAGE = b"This is our message. It will be sent all at once"
+ADDRESS = r"\('127\.0\.0\.1', \d+\)"  # how a loopback peer's (host, port) prints
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A port on 127.0.0.1 that nothing uses right now (never the lab's 10000/10001)."""
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def lab_environment(**settings):
+    """This process's environment without the lab's variables or PYTHONUNBUFFERED, plus settings."""
+    env = {k: v for k, v in os.environ.items() if k not in LAB_VARIABLES + ("PYTHONUNBUFFERED",)}
+    env.update({k: str(v) for k, v in settings.items()})
+    return env
+
+
+def run(script, timeout=20, **settings):
+    """Run a script to the end; return (exit code, stdout lines, stderr lines)."""
+    done = subprocess.run([PYTHON, str(ROOT / script)], env=lab_environment(**settings),
+                          capture_output=True, timeout=timeout, encoding="utf-8")
+    return done.returncode, done.stdout.splitlines(), done.stderr.splitlines()
+
+
+class Script:
+    """A script running in the background; its output is collected line by line as it comes."""
+
+    def __init__(self, script, command=None, **settings):
+        command = command or [PYTHON, str(ROOT / script)]
+        self.process = subprocess.Popen(command, env=lab_environment(**settings), encoding="utf-8",
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.lines, self.errors = [], []
+        self.readers = [threading.Thread(target=self._read, args=(stream, into), daemon=True)
+                        for stream, into in ((self.process.stdout, self.lines),
+                                             (self.process.stderr, self.errors))]
+        for reader in self.readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream, into):
+        for line in stream:
+            into.append(line.rstrip("\n"))
+
+    def wait_for(self, pattern, timeout=5, count=1):
+        """Wait until `count` stdout lines match the regular expression; return the last one."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            matches = [line for line in list(self.lines) if re.fullmatch(pattern, line)]
+            if len(matches) >= count:
+                return matches[count - 1]
+            if self.process.poll() is not None and all(not r.is_alive() for r in self.readers):
+                break
+            time.sleep(0.01)
+        raise AssertionError(f"no line {pattern!r} (x{count}) within {timeout} s; "
+                             f"stdout={self.lines} stderr={self.errors}")
+
+    def signal(self, signum):
+        self.process.send_signal(signum)
+
+    def wait(self, timeout=5):
+        """Wait for the process to end; return its exit code with all its output read."""
+        code = self.process.wait(timeout=timeout)
+        for reader in self.readers:
+            reader.join(timeout)
+        return code
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.wait()
+        self.process.stdout.close()
+        self.process.stderr.close()
+
+
+def start_server(test, script, **settings):
+    """Start a server, stopped again when the test ends; return once it waits for clients."""
+    server = Script(script, **settings)
+    test.addCleanup(server.stop)
+    server.wait_for(r"Waiting for a connection\.\.\.|Waiting to receive message\.\.\.")
+    return server
+
+
+def private_network_available():
+    """Can this machine run a command in its own network and mount namespaces (Linux)?"""
+    if not (shutil.which("unshare") and shutil.which("ip")):
+        return False
+    return subprocess.run(["unshare", "--map-root-user", "--net", "--mount", "true"],
+                          capture_output=True).returncode == 0
+
+
+def in_private_network(shell_script, timeout=60, **settings):
+    """Run a shell script in a new network namespace: only its own loopback, nothing can leave."""
+    return subprocess.run(
+        ["unshare", "--map-root-user", "--net", "--mount", "sh", "-ec",
+         "ip link set lo up\n" + shell_script],
+        env=lab_environment(PYTHON=PYTHON, **settings), cwd=ROOT,
+        capture_output=True, timeout=timeout, encoding="utf-8")
+

@@ -1,0 +1,328 @@
+"""The four scripts, run as real processes on free loopback ports (never 10000/10001).
+
+Each class checks one promise of the lab: the handout's exact lines, start order,
+no silent loss, clear errors, servers that outlive bad clients, clean stops.
+"""
+import ast
+import os
+import re
+import signal
+import socket
+import struct
+import sys
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+from support import (ADDRESS, PYTHON, ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, free_port,
+                     in_private_network, private_network_available, run, start_server)
+
+SCRIPTS = ("tcp_server_docker.py", "tcp_client_docker.py",
+           "udp_server_docker.py", "udp_client_docker.py")
+UDP = socket.SOCK_DGRAM
+IDLE_TIMEOUT = int(re.search(r"^IDLE_TIMEOUT = (\d+)", (ROOT / "tcp_server_docker.py").read_text(),
+                             re.MULTILINE).group(1))
+
+
+def chunks(message, size=16):
+    return [message[i:i + size] for i in range(0, len(message), size)]
+
+
+def tcp_server(test):
+    port = free_port()
+    return port, start_server(test, "tcp_server_docker.py", LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
+
+
+def udp_server(test):
+    port = free_port(UDP)
+    return port, start_server(test, "udp_server_docker.py", LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
+
+
+def tcp_client_lines(port, message=TCP_MESSAGE):
+    return ([f"Connecting to localhost port {port}", f"sending {message!r}"]
+            + [f"received {chunk!r}" for chunk in chunks(message)] + ["closing socket"])
+
+
+def udp_client_lines(port, message=UDP_MESSAGE):
+    return [f"Sending {message!r} to localhost:{port}", "Waiting to receive...",
+            f"Received {len(message)} bytes from ('127.0.0.1', {port})", f"Data: {message!r}",
+            "Closing socket"]
+
+
+class HandoutOutput(unittest.TestCase):
+    """Both exchanges print exactly the handout's lines, each line as soon as it happens."""
+
+    def test_tcp_exchange(self):
+        port, server = tcp_server(self)
+        self.assertEqual(len(chunks(TCP_MESSAGE)), 6)  # 91 bytes: five chunks of 16, one of 11
+        self.assertEqual(run("tcp_client_docker.py", SERVER_PORT=port),
+                         (0, tcp_client_lines(port), []))
+        server.wait_for(r"Waiting for a connection\.\.\.", count=2)
+        client = re.fullmatch(rf"Connection from ({ADDRESS})", server.lines[2]).group(1)
+        expected = [f"Starting TCP server on port {port}", "Waiting for a connection...",
+                    f"Connection from {client}"]
+        for chunk in chunks(TCP_MESSAGE):
+            expected += [f"Received: {chunk!r}", "Sending data back to client"]
+        expected += [f"No more data from {client}, closing the connection",
+                     "Waiting for a connection..."]
+        self.assertEqual(server.lines, expected)
+
+    def test_udp_exchange(self):
+        port, server = udp_server(self)
+        self.assertEqual(run("udp_client_docker.py", SERVER_PORT=port),
+                         (0, udp_client_lines(port), []))
+        server.wait_for(r"Waiting to receive message\.\.\.", count=2)
+        client = re.fullmatch(rf"Received 48 bytes from ({ADDRESS})", server.lines[2]).group(1)
+        self.assertEqual(server.lines, [
+            f"Starting UDP server on port {port}", "Waiting to receive message...",
+            f"Received 48 bytes from {client}", f"Data: {UDP_MESSAGE!r}",
+            f"Sending acknowledgement back to {client}", "Waiting to receive message..."])
+
+    def test_message_comes_from_the_environment(self):
+        message = "¡Hola, Oviedo! Socket lab, 2.2"  # not ASCII: sent as UTF-8 bytes
+        tcp_port, _ = tcp_server(self)
+        udp_port, _ = udp_server(self)
+        self.assertEqual(run("tcp_client_docker.py", SERVER_PORT=tcp_port, MESSAGE=message),
+                         (0, tcp_client_lines(tcp_port, message.encode()), []))
+        self.assertEqual(run("udp_client_docker.py", SERVER_PORT=udp_port, MESSAGE=message),
+                         (0, udp_client_lines(udp_port, message.encode()), []))
+
+    def test_lines_arrive_through_a_pipe_while_the_server_runs(self):
+        # Python buffers a pipe's output unless told otherwise; the support module
+        # removes PYTHONUNBUFFERED, so the scripts must ask for line buffering themselves.
+        for start in (tcp_server, udp_server):
+            with self.subTest(start.__name__):
+                _, server = start(self)  # returns once the "Waiting..." line came through
+                self.assertIsNone(server.process.poll())
+
+
+class StartOrder(unittest.TestCase):
+    """A client started before its server waits for it; with no server it gives up clearly."""
+
+    def test_tcp_client_waits_for_a_late_server(self):
+        port = free_port()
+        client = Script("tcp_client_docker.py", SERVER_PORT=port)
+        self.addCleanup(client.stop)
+        client.wait_for(f"Connecting to localhost port {port}")
+        start_server(self, "tcp_server_docker.py", LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
+        self.assertEqual(client.wait(timeout=15), 0)
+        self.assertEqual((client.lines, client.errors), (tcp_client_lines(port), []))
+
+    def test_udp_client_resends_until_a_late_server_answers(self):
+        port = free_port(UDP)
+        client = Script("udp_client_docker.py", SERVER_PORT=port)
+        self.addCleanup(client.stop)
+        client.wait_for("No reply within 1 s", timeout=5)
+        start_server(self, "udp_server_docker.py", LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
+        self.assertEqual(client.wait(timeout=15), 0)
+        self.assertEqual(client.lines[-3:], udp_client_lines(port)[-3:])
+
+    def test_clients_with_no_server_give_up_with_one_line(self):
+        tcp_port, udp_port = free_port(), free_port(UDP)
+        tcp = Script("tcp_client_docker.py", SERVER_PORT=tcp_port)
+        udp = Script("udp_client_docker.py", SERVER_PORT=udp_port)
+        for client in (tcp, udp):
+            self.addCleanup(client.stop)
+        # "about 10 s": 15 s bounds the wait, and an overrun fails the test.
+        self.assertEqual((tcp.wait(timeout=15), udp.wait(timeout=15)), (1, 1))
+        self.assertEqual(tcp.errors, [f"Error: no TCP server is listening on localhost port {tcp_port}"])
+        self.assertEqual(udp.errors, [f"Error: no reply from localhost:{udp_port} after 10 tries; "
+                                      "is the UDP server running?"])
+        self.assertEqual(udp.lines.count("No reply within 1 s"), 10)
+
+
+class Datagrams(unittest.TestCase):
+    """No silent loss: the largest and the empty datagram both come back whole."""
+
+    def exchange(self, message):
+        port, server = udp_server(self)
+        self.assertEqual(run("udp_client_docker.py", SERVER_PORT=port, MESSAGE=message),
+                         (0, udp_client_lines(port, message.encode()), []))
+        server.wait_for(rf"Received {len(message)} bytes from {ADDRESS}")
+
+    def test_largest_ipv4_datagram(self):
+        self.exchange("x" * 65507)
+
+    def test_empty_datagram(self):
+        self.exchange("")
+
+    def test_datagram_too_large_for_ipv4(self):
+        port = free_port(UDP)
+        code, out, err = run("udp_client_docker.py", SERVER_PORT=port, MESSAGE="x" * 65508)
+        self.assertEqual((code, len(err)), (1, 1), err)
+        self.assertRegex(err[0], rf"^Error: cannot send to localhost:{port}: .*Message too long$")
+
+
+class BadSettings(unittest.TestCase):
+    """A bad setting ends in one clear line on stderr and exit code 1, never a traceback."""
+
+    PORT_VARIABLES = (("tcp_server_docker.py", "LISTEN_PORT"), ("udp_server_docker.py", "LISTEN_PORT"),
+                      ("tcp_client_docker.py", "SERVER_PORT"), ("udp_client_docker.py", "SERVER_PORT"))
+
+    def test_port_that_is_not_a_port_number(self):
+        for script, variable in self.PORT_VARIABLES:
+            for value in ("abc", "0", "65536", "-1", "", "1e3", "²", " 80"):
+                with self.subTest(script=script, value=value):
+                    self.assertEqual(run(script, **{variable: value}), (1, [], [
+                        f"Error: {variable} must be a number from 1 to 65535, not {value!r}"]))
+
+    def test_port_already_in_use(self):
+        for start, script in ((tcp_server, "tcp_server_docker.py"), (udp_server, "udp_server_docker.py")):
+            with self.subTest(script):
+                port, _ = start(self)
+                code, out, err = run(script, LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
+                self.assertEqual((code, out, len(err)), (1, [], 1), err)
+                self.assertRegex(err[0], rf"^Error: cannot listen on 127\.0\.0\.1 port {port}: "
+                                         r".*Address already in use$")
+
+
+@unittest.skipUnless(private_network_available(), "needs Linux network namespaces (unshare, ip)")
+class PrivateNetwork(unittest.TestCase):
+    """Tests that need the lab's default ports or a name lookup run in their own network
+    namespace: a running lab cannot collide with them, and no query can leave the machine."""
+
+    def test_unknown_host(self):
+        for script, variable in (("tcp_server_docker.py", "LISTEN_HOST"), ("udp_server_docker.py", "LISTEN_HOST"),
+                                 ("tcp_client_docker.py", "SERVER_HOST"), ("udp_client_docker.py", "SERVER_HOST")):
+            with self.subTest(script):
+                done = in_private_network(f'exec "$PYTHON" {script}', **{variable: "no-such-host.invalid"})
+                self.assertEqual(done.returncode, 1)
+                errors = done.stderr.splitlines()
+                self.assertEqual(len(errors), 1, done.stderr)
+                self.assertRegex(errors[0], r"^Error: cannot (listen on|connect to|send to) no-such-host\.invalid")
+
+    def test_defaults_work_together_even_where_localhost_is_ipv6_first(self):
+        with tempfile.TemporaryDirectory() as folder:
+            hosts = Path(folder, "hosts")
+            hosts.write_text("::1 localhost\n127.0.0.1 localhost\n")
+            done = in_private_network(f"""
+                mount --bind {hosts} /etc/hosts
+                "$PYTHON" -c 'import socket; print(socket.getaddrinfo("localhost", 1)[0][4][0])'
+                "$PYTHON" tcp_server_docker.py > {folder}/tcp & tcp=$!
+                "$PYTHON" udp_server_docker.py > {folder}/udp & udp=$!
+                "$PYTHON" tcp_client_docker.py > /dev/null && echo "TCP client: 0"
+                "$PYTHON" udp_client_docker.py > /dev/null && echo "UDP client: 0"
+                kill $tcp $udp && wait""")
+            self.assertEqual(done.stdout.splitlines(), ["::1", "TCP client: 0", "UDP client: 0"],
+                             done.stderr)
+            self.assertEqual(Path(folder, "tcp").read_text().splitlines()[0], "Starting TCP server on port 10000")
+            self.assertEqual(Path(folder, "udp").read_text().splitlines()[0], "Starting UDP server on port 10001")
+
+
+class MisbehavingClients(unittest.TestCase):
+    """Servers outlive clients that misbehave, and serve the next one normally."""
+
+    def assert_next_client_is_served(self, script, port):
+        code, out, err = run(script, SERVER_PORT=port)
+        self.assertEqual((code, err), (0, []))
+        self.assertIn(out[-1], ("closing socket", "Closing socket"))
+
+    def test_tcp_client_that_hangs_up_at_once_resets_or_sends_garbage(self):
+        port, server = tcp_server(self)
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        server.wait_for(r"No more data from .*")
+
+        rude = socket.create_connection(("127.0.0.1", port), timeout=5)
+        rude.sendall(b"half a message")
+        server.wait_for(r"Sending data back to client")
+        rude.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        rude.close()  # linger 0: the kernel sends RST instead of FIN
+        server.wait_for(r"Dropped the client: \[Errno \d+\] Connection reset by peer")
+
+        garbage = bytes(range(256)) * 3
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            raw.sendall(garbage)
+            raw.shutdown(socket.SHUT_WR)
+            echo = b"".join(iter(lambda: raw.recv(4096), b""))
+        self.assertEqual(echo, garbage)
+        self.assert_next_client_is_served("tcp_client_docker.py", port)
+
+    def test_silent_tcp_client_is_dropped_after_the_idle_timeout(self):
+        port, server = tcp_server(self)
+        silent = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.addCleanup(silent.close)
+        server.wait_for(r"Connection from .*")
+        connected = time.monotonic()
+        server.wait_for(r"Dropped the client: timed out", timeout=IDLE_TIMEOUT + 5)
+        self.assertGreater(time.monotonic() - connected, IDLE_TIMEOUT - 1)
+        self.assertEqual(silent.recv(16), b"")  # the server closed its side
+        self.assert_next_client_is_served("tcp_client_docker.py", port)
+
+    def test_udp_garbage_and_a_client_that_leaves_before_the_echo(self):
+        port, server = udp_server(self)
+        garbage = bytes(range(256)) * 3
+        with socket.socket(socket.AF_INET, UDP) as raw:
+            raw.settimeout(5)
+            raw.sendto(garbage, ("127.0.0.1", port))
+            self.assertEqual(raw.recvfrom(65535)[0], garbage)
+        with socket.socket(socket.AF_INET, UDP) as gone:
+            gone.sendto(b"nobody will read the echo", ("127.0.0.1", port))
+        server.wait_for(r"Sending acknowledgement back to .*", count=2)
+        self.assert_next_client_is_served("udp_client_docker.py", port)
+
+
+class Stopping(unittest.TestCase):
+    """Ctrl-C (SIGINT) and SIGTERM end a server within a second: closing line, exit 0."""
+
+    SERVERS = ((tcp_server, "TCP"), (udp_server, "UDP"))
+
+    def assert_stops(self, server, name, signum):
+        server.signal(signum)
+        self.assertEqual(server.wait(timeout=2), 0)
+        self.assertEqual((server.lines[-1], server.errors), (f"Stopping {name} server", []))
+
+    def test_sigint_and_sigterm(self):
+        for start, name in self.SERVERS:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                with self.subTest(name=name, signal=signum.name):
+                    _, server = start(self)
+                    self.assert_stops(server, name, signum)
+
+    def test_tcp_server_stopped_mid_conversation_restarts_at_once_on_the_same_port(self):
+        port, server = tcp_server(self)
+        client = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.addCleanup(client.close)
+        server.wait_for(r"Connection from .*")
+        self.assert_stops(server, "TCP", signal.SIGTERM)  # the server closes first: TIME_WAIT
+        start_server(self, "tcp_server_docker.py", LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
+        self.assertEqual(run("tcp_client_docker.py", SERVER_PORT=port)[0], 0)
+
+    @unittest.skipUnless(private_network_available(), "needs Linux namespaces (unshare)")
+    def test_server_that_is_pid_1_still_stops_on_sigterm(self):
+        # As in a container: the kernel gives PID 1 only the signals it has a handler for.
+        for start, name in self.SERVERS:
+            with self.subTest(name):
+                script = f"{name.lower()}_server_docker.py"
+                port = free_port(UDP if name == "UDP" else socket.SOCK_STREAM)
+                wrapper = Script(script, command=["unshare", "--map-root-user", "--pid", "--fork",
+                                                  PYTHON, str(ROOT / script)],
+                                 LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
+                self.addCleanup(wrapper.stop)
+                wrapper.wait_for(r"Waiting for a connection\.\.\.|Waiting to receive message\.\.\.")
+                children = Path(f"/proc/{wrapper.process.pid}/task/{wrapper.process.pid}/children")
+                server_pid = int(children.read_text().split()[0])
+                status = Path(f"/proc/{server_pid}/status").read_text()
+                self.assertRegex(status, r"NSpid:\s+\d+\s+1\n")  # it really is PID 1 in there
+                os.kill(server_pid, signal.SIGTERM)
+                self.assertEqual(wrapper.wait(timeout=2), 0)
+                self.assertEqual(wrapper.lines[-1], f"Stopping {name} server")
+
+
+class StandAlone(unittest.TestCase):
+    """Each script can be copied alone: standard library only, Python 3.8 syntax."""
+
+    def test_standard_library_only_and_python_3_8_syntax(self):
+        for script in SCRIPTS:
+            with self.subTest(script):
+                tree = ast.parse((ROOT / script).read_text(encoding="utf-8"), feature_version=(3, 8))
+                imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                            if isinstance(node, ast.Import) for alias in node.names}
+                imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+                if sys.version_info >= (3, 10):
+                    self.assertLessEqual(imported, set(sys.stdlib_module_names))
+                self.assertLessEqual(imported, {"os", "select", "signal", "socket", "sys", "time"})
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -32,7 +32,7 @@ def free_port(kind=socket.SOCK_STREAM):
 
 def lab_environment(**settings):
     """This process's environment without the lab's variables or PYTHONUNBUFFERED, plus settings."""
-    env = {k: v for k, v in os.environ.items() if k not in LAB_VARIABLES + ("PYTHONUNBUFFERED",)}
+    env = {k: v for k, v in os.environ.items() if k not in (*LAB_VARIABLES, "PYTHONUNBUFFERED")}
     env.update({k: str(v) for k, v in settings.items()})
     return env
 
@@ -50,7 +50,8 @@ class Script:
     def __init__(self, script, command=None, **settings):
         command = command or [PYTHON, str(ROOT / script)]
         self.process = subprocess.Popen(command, env=lab_environment(**settings), encoding="utf-8",
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        start_new_session=os.name == "posix")
         self.lines, self.errors = [], []
         self.readers = [threading.Thread(target=self._read, args=(stream, into), daemon=True)
                         for stream, into in ((self.process.stdout, self.lines),
@@ -87,11 +88,16 @@ class Script:
         return code
 
     def stop(self):
+        """Kill the process and anything it started (its process group), then collect it."""
         if self.process.poll() is None:
-            self.process.kill()
+            if os.name == "posix":
+                os.killpg(self.process.pid, signal.SIGKILL)
+            else:
+                self.process.kill()
         self.wait()
-        self.process.stdout.close()
-        self.process.stderr.close()
+        for reader, stream in zip(self.readers, (self.process.stdout, self.process.stderr)):
+            if not reader.is_alive():  # closing a pipe that a thread still reads would block
+                stream.close()
 
 
 def start_server(test, script, **settings):

@@ -11,6 +11,7 @@ import socket
 import struct
 import sys
 import tempfile
+import threading
 import time
 import unittest
 from pathlib import Path
@@ -132,6 +133,43 @@ class StartOrder(unittest.TestCase):
         self.assertEqual(udp.lines.count("No reply within 1 s"), 10)
 
 
+def fake_tcp_server(test, reply):
+    """A one-shot server in this process: reads the message, answers reply(message), closes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+    test.addCleanup(listener.close)
+
+    def serve():
+        connection, _ = listener.accept()
+        with connection:
+            connection.settimeout(10)
+            received = b""
+            while len(received) < len(TCP_MESSAGE):
+                received += connection.recv(4096)
+            connection.sendall(reply(received))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    test.addCleanup(thread.join, 10)
+    return listener.getsockname()[1]
+
+
+class EchoCheck(unittest.TestCase):
+    """The TCP client exits 0 only if every byte came back in order, and never loops for ever."""
+
+    def test_server_that_closes_early(self):
+        port = fake_tcp_server(self, lambda message: message[:5])
+        code, out, err = run("tcp_client_docker.py", timeout=15, SERVER_PORT=port)
+        self.assertEqual((code, out[-2:], err), (1, ["received b'This '", "closing socket"], [
+            "Error: the server closed the connection after 5 of 91 bytes"]))
+
+    def test_server_that_echoes_other_bytes(self):
+        port = fake_tcp_server(self, lambda message: message.upper())
+        code, out, err = run("tcp_client_docker.py", timeout=15, SERVER_PORT=port)
+        self.assertEqual((code, err), (1, ["Error: the echo is not the message that was sent"]))
+        self.assertEqual(len([line for line in out if line.startswith("received ")]), 6)
+
+
 class Datagrams(unittest.TestCase):
     """No silent loss: the largest and the empty datagram both come back whole."""
 
@@ -149,7 +187,7 @@ class Datagrams(unittest.TestCase):
 
     def test_datagram_too_large_for_ipv4(self):
         port = free_port(UDP)
-        code, out, err = run("udp_client_docker.py", SERVER_PORT=port, MESSAGE="x" * 65508)
+        code, _, err = run("udp_client_docker.py", SERVER_PORT=port, MESSAGE="x" * 65508)
         self.assertEqual((code, len(err)), (1, 1), err)
         self.assertRegex(err[0], rf"^Error: cannot send to localhost:{port}: .*Message too long$")
 
@@ -183,14 +221,18 @@ class PrivateNetwork(unittest.TestCase):
     namespace: a running lab cannot collide with them, and no query can leave the machine."""
 
     def test_unknown_host(self):
-        for script, variable in (("tcp_server_docker.py", "LISTEN_HOST"), ("udp_server_docker.py", "LISTEN_HOST"),
-                                 ("tcp_client_docker.py", "SERVER_HOST"), ("udp_client_docker.py", "SERVER_HOST")):
+        for script, variable in (("tcp_server_docker.py", "LISTEN_HOST"),
+                                 ("udp_server_docker.py", "LISTEN_HOST"),
+                                 ("tcp_client_docker.py", "SERVER_HOST"),
+                                 ("udp_client_docker.py", "SERVER_HOST")):
             with self.subTest(script):
-                done = in_private_network(f'exec "$PYTHON" {script}', **{variable: "no-such-host.invalid"})
+                done = in_private_network(f'exec "$PYTHON" {script}',
+                                          **{variable: "no-such-host.invalid"})
                 self.assertEqual(done.returncode, 1)
                 errors = done.stderr.splitlines()
                 self.assertEqual(len(errors), 1, done.stderr)
-                self.assertRegex(errors[0], r"^Error: cannot (listen on|connect to|send to) no-such-host\.invalid")
+                self.assertRegex(errors[0],
+                                 r"^Error: cannot (listen on|connect to|send to) no-such-host\.invalid")
 
     def test_defaults_work_together_even_where_localhost_is_ipv6_first(self):
         with tempfile.TemporaryDirectory() as folder:
@@ -206,8 +248,9 @@ class PrivateNetwork(unittest.TestCase):
                 kill $tcp $udp && wait""")
             self.assertEqual(done.stdout.splitlines(), ["::1", "TCP client: 0", "UDP client: 0"],
                              done.stderr)
-            self.assertEqual(Path(folder, "tcp").read_text().splitlines()[0], "Starting TCP server on port 10000")
-            self.assertEqual(Path(folder, "udp").read_text().splitlines()[0], "Starting UDP server on port 10001")
+            for log, first_line in (("tcp", "Starting TCP server on port 10000"),
+                                    ("udp", "Starting UDP server on port 10001")):
+                self.assertEqual(Path(folder, log).read_text().splitlines()[0], first_line)
 
 
 class MisbehavingClients(unittest.TestCase):
@@ -291,12 +334,12 @@ class Stopping(unittest.TestCase):
     @unittest.skipUnless(private_network_available(), "needs Linux namespaces (unshare)")
     def test_server_that_is_pid_1_still_stops_on_sigterm(self):
         # As in a container: the kernel gives PID 1 only the signals it has a handler for.
-        for start, name in self.SERVERS:
+        for name, kind in (("TCP", socket.SOCK_STREAM), ("UDP", UDP)):
             with self.subTest(name):
                 script = f"{name.lower()}_server_docker.py"
-                port = free_port(UDP if name == "UDP" else socket.SOCK_STREAM)
+                port = free_port(kind)
                 wrapper = Script(script, command=["unshare", "--map-root-user", "--pid", "--fork",
-                                                  PYTHON, str(ROOT / script)],
+                                                  "--kill-child", PYTHON, str(ROOT / script)],
                                  LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
                 self.addCleanup(wrapper.stop)
                 wrapper.wait_for(r"Waiting for a connection\.\.\.|Waiting to receive message\.\.\.")

@@ -50,7 +50,7 @@ class Script:
     def __init__(self, script, command=None, **settings):
         command = command or [PYTHON, str(ROOT / script)]
         self.process = subprocess.Popen(command, env=lab_environment(**settings), encoding="utf-8",
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
                                         start_new_session=os.name == "posix")
         self.lines, self.errors = [], []
         self.readers = [threading.Thread(target=self._read, args=(stream, into), daemon=True)
@@ -124,3 +124,37 @@ def in_private_network(shell_script, timeout=60, **settings):
         env=lab_environment(PYTHON=PYTHON, **settings), cwd=ROOT,
         capture_output=True, timeout=timeout, encoding="utf-8")
 
+
+
+def wait_until(condition, timeout, what):
+    """Poll condition() until it returns something true; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
+def docker(*args, timeout=60):
+    """Run a docker command; return (exit code, stdout, stderr)."""
+    done = subprocess.run(["docker", *args], capture_output=True, encoding="utf-8", timeout=timeout)
+    return done.returncode, done.stdout, done.stderr
+
+
+def docker_engine_answers():
+    try:
+        return shutil.which("docker") is not None and docker("info", timeout=30)[0] == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def compose_commands():
+    """The Compose flavours installed here: {name: command}."""
+    found = {}
+    for name, command in (("Compose v2", ["docker", "compose"]), ("legacy", ["docker-compose"])):
+        if shutil.which(command[0]) and subprocess.run(
+                [*command, "version"], capture_output=True, timeout=30).returncode == 0:
+            found[name] = command
+    return found

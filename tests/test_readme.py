@@ -1,0 +1,148 @@
+"""The README is the lecture handout: its samples, commands and settings must match the code.
+
+The formats of the lines the scripts print are read from the scripts themselves (their
+print() and sys.exit() calls), so a changed format without a changed README fails here.
+"""
+import ast
+import re
+import unittest
+
+from support import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+SCRIPTS = sorted(ROOT.glob("*_docker.py"))
+COMPOSE_FILE = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+
+
+def code_blocks(language):
+    return re.findall(rf"^ *```{language}\n(.*?)^ *```$", README, re.MULTILINE | re.DOTALL)
+
+
+def output_formats():
+    """For each script, a regular expression for every line it can print (f-string fields are
+    wildcards)."""
+    formats = {}
+    for script in SCRIPTS:
+        formats[script.name] = []
+        for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and node.args) or ast.unparse(node.func) not in (
+                    "print", "sys.exit"):
+                continue
+            text = node.args[0]
+            parts = text.values if isinstance(text, ast.JoinedStr) else [text]
+            formats[script.name].append("".join(
+                re.escape(part.value) if isinstance(part, ast.Constant) else ".*" for part in parts))
+    return formats
+
+
+def compose_services():
+    services = COMPOSE_FILE.split("\nservices:\n", 1)[1].split("\n\n" + "networks:", 1)[0]
+    return set(re.findall(r"^  ([a-z0-9-]+):$", services, re.MULTILINE))
+
+
+def compose_commands():
+    """Every `docker compose ...` or `docker-compose ...` the README shows, as a list of words."""
+    texts = [line for block in code_blocks(r"(?:bash|powershell|bat)") for line in block.splitlines()]
+    prose = re.sub(r"^ *```.*?^ *```$", "", README, flags=re.MULTILINE | re.DOTALL)
+    texts += [" ".join(span.split()) for span in re.findall(r"`([^`]+)`", prose)]
+    commands = []
+    for text in texts:
+        text = text.split("#")[0]
+        found = re.search(r"docker(?: |-)compose\b(.*)", text)
+        if found:
+            commands.append(found.group(1).split())
+    return commands
+
+
+# Options that take a value, and commands whose words after the options are services
+# (a word in capitals, such as SERVICE, is a placeholder).
+VALUE_OPTIONS = {"-f", "--file", "-p", "--project-name", "--profile", "--scale", "-t", "--timeout",
+                 "--tail", "-e", "--env", "-u", "--user", "-w", "--workdir"}
+SERVICE_COMMANDS = {"up", "logs", "stop", "start", "restart", "build", "ps", "rm", "kill",
+                    "create", "pull", "pause", "unpause", "top", "port", "events"}
+
+
+class SampleOutput(unittest.TestCase):
+    def test_every_sample_block_is_what_one_script_prints(self):
+        formats = output_formats()
+        self.assertGreater(sum(map(len, formats.values())), 20)
+        blocks = code_blocks("text")
+        self.assertGreater(sum(len(block.splitlines()) for block in blocks), 30)
+        for block in blocks:
+            with self.subTest(block=block.splitlines()[0]):
+                printers = [script for script, theirs in formats.items()
+                            if all(any(re.fullmatch(f, line) for f in theirs)
+                                   for line in block.splitlines())]
+                self.assertTrue(printers, "no script prints every line of this block")
+
+    def test_samples_show_all_four_containers(self):
+        text = "\n".join(code_blocks("text"))
+        for first_line in ("Starting TCP server on port 10000", "Connecting to tcp-server port 10000",
+                           "Starting UDP server on port 10001",
+                           "Sending b'This is our message. It will be sent all at once' to udp-server:10001"):
+            self.assertIn(first_line, text)
+
+
+class Commands(unittest.TestCase):
+    def test_compose_commands_name_only_services_of_the_compose_file(self):
+        services = compose_services()
+        self.assertEqual(services, {"tcp-server", "tcp-client", "udp-server", "udp-client"})
+        commands = compose_commands()
+        self.assertGreater(len(commands), 15)
+        for words in commands:
+            with self.subTest(command=" ".join(words)):
+                named, rest = [], list(words)
+                command = next((w for w in rest if not w.startswith("-")), None)
+                rest = rest[rest.index(command) + 1:] if command else []
+                while rest:
+                    word = rest.pop(0)
+                    if word == "--scale":
+                        named.append(rest.pop(0).split("=")[0])
+                    elif word in VALUE_OPTIONS:
+                        rest.pop(0)
+                    elif not word.startswith("-") and not word.isupper() and command in SERVICE_COMMANDS:
+                        named.append(word)
+                self.assertLessEqual(set(named), services)
+
+    def test_docker_exec_names_a_server_container(self):
+        containers = set(re.findall(r"container_name: ([a-z0-9-]+)", COMPOSE_FILE))
+        execs = re.findall(r"docker exec -it ([a-z0-9-]+)", README)
+        self.assertTrue(execs)
+        self.assertLessEqual(set(execs), containers)
+
+    def test_network_inspect_names_the_compose_network(self):
+        network = re.search(r"^networks:\n  \S+:\n(?:    .*\n)*?    name: (\S+)", COMPOSE_FILE,
+                            re.MULTILINE).group(1)
+        self.assertEqual(set(re.findall(r"docker network inspect (\S+)", README)), {network})
+
+
+class Settings(unittest.TestCase):
+    def test_the_settings_table_lists_exactly_the_variables_the_scripts_read(self):
+        table = README.split("### Settings", 1)[1].split("\n\n|", 1)[1].split("\n\n", 1)[0]
+        documented = set(re.findall(r"^\| `([A-Z_]+)` \|", "|" + table, re.MULTILINE))
+        read = set()
+        for script in SCRIPTS:
+            read |= set(re.findall(r'os\.environ\.get\(\s*"([A-Z_]+)"', script.read_text()))
+        self.assertEqual(read, {"LISTEN_HOST", "LISTEN_PORT", "SERVER_HOST", "SERVER_PORT", "MESSAGE"})
+        self.assertEqual(documented, read)
+
+    def test_the_idle_timeout_is_the_one_documented(self):
+        timeout = re.search(r"^IDLE_TIMEOUT = (\d+)", (ROOT / "tcp_server_docker.py").read_text(),
+                            re.MULTILINE).group(1)
+        self.assertRegex(" ".join(README.split()), rf"says nothing for {timeout} seconds is dropped")
+
+
+class Diagrams(unittest.TestCase):
+    def test_mermaid_diagrams(self):
+        diagrams = code_blocks("mermaid")
+        self.assertEqual([d.split()[0] for d in diagrams],
+                         ["flowchart", "sequenceDiagram", "sequenceDiagram"])
+        for diagram in diagrams[1:]:
+            declared = set(re.findall(r"^\s*participant (\w+) as ", diagram, re.MULTILINE))
+            used = set(re.findall(r"^\s*(\w+)-[->]+>?(\w+):", diagram, re.MULTILINE))
+            self.assertEqual({name for pair in used for name in pair}, declared)
+            self.assertNotIn(";", diagram)  # a semicolon ends a Mermaid statement
+
+
+if __name__ == "__main__":
+    unittest.main()

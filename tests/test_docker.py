@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -65,6 +66,7 @@ class Lab:
     """Shared by one test class for each Compose flavour (see the end of this file)."""
 
     FLAVOUR = None
+    files = ()  # extra compose files, for example the capture
 
     @classmethod
     def setUpClass(cls):
@@ -72,9 +74,8 @@ class Lab:
             raise unittest.SkipTest(f"{cls.FLAVOUR} is not installed")
         cls.project = f"socketlabtest{os.getpid()}{cls.__name__.lower()}"
 
-    @classmethod
-    def compose(cls, *args, timeout=120, check=True):
-        done = subprocess.run([*COMPOSE[cls.FLAVOUR], "-p", cls.project, *args], cwd=ROOT,
+    def compose(self, *args, timeout=120, check=True):
+        done = subprocess.run([*COMPOSE[self.FLAVOUR], "-p", self.project, *self.files, *args], cwd=ROOT,
                               capture_output=True, encoding="utf-8", timeout=timeout)
         if check and done.returncode != 0:
             raise AssertionError(f"compose {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
@@ -217,6 +218,61 @@ class Lab:
         self.assertNotEqual(refused.returncode, 0)
         self.assertIn("tcp-server", refused.stderr)
         self.assertEqual(docker("inspect", "-f", "{{.Id}}", "tcp-server")[1].strip(), foreign.strip())
+
+
+    def test_capture_records_both_exchanges(self):
+        """docker-compose.capture.yml: tcpdump in each server's namespace, NET_RAW only."""
+        folder = tempfile.mkdtemp(prefix="socketlab-captures-")
+        uid = os.getuid() or 65534  # the capture never runs as root
+        os.chown(folder, uid, uid)
+        self.addCleanup(subprocess.run, ["rm", "-rf", folder])
+        os.environ.update(CAPTURE_DIR=folder, CAPTURE_UID=str(uid))
+        self.addCleanup(os.environ.pop, "CAPTURE_DIR")
+        self.addCleanup(os.environ.pop, "CAPTURE_UID")
+        self.assertNotIn("capture", self.compose("config", "--services").stdout)  # opt-in only
+        self.files = ("-f", "docker-compose.yml", "-f", "docker-compose.capture.yml")
+        self.addCleanup(self.compose, "down", "--timeout", "2", check=False)
+        self.compose("up", "--build", "-d")
+        self.assertEqual(self.wait_for_clients("tcp-client", "udp-client"), [0, 0])
+
+        for service, proto in (("tcp-capture", "tcp"), ("udp-capture", "udp")):
+            container = self.containers(service)[0]
+            _, out, err = docker("inspect", "-f", "{{.HostConfig.CapDrop}} {{.HostConfig.CapAdd}} "
+                                    "{{.HostConfig.Privileged}} {{.Config.User}}", container)
+            self.assertEqual(out.replace("CAP_", "").split(), ["[ALL]", "[NET_RAW]", "false", f"{uid}:{uid}"],
+                             err)
+            self.assertIn(f"{proto} port 1000", " ".join(json.loads(
+                docker("inspect", "-f", "{{json .Config.Cmd}}", container)[1])))
+        wait_until(lambda: "Flags [F.]" in docker("logs", self.containers("tcp-capture")[0])[1],
+                   10, "the live view showing the FIN")
+        self.compose("stop", "tcp-capture", "udp-capture")
+
+        def read(name):  # the capture tool itself reads its file back
+            code, out, err = docker("run", "--rm", "--user", f"{uid}:{uid}", "-v", f"{folder}:/captures:ro",
+                                    "socket-lab-capture", "tcpdump", "-r", f"/captures/{name}", "-n")
+            self.assertEqual(code, 0, err)
+            return out.splitlines()
+
+        tcp = read("tcp.pcap")
+        to_server = [line for line in tcp if re.search(r" > [\d.]+\.10000:", line)]
+        to_client = [line for line in tcp if re.search(r"\.10000 > ", line)]
+        self.assertEqual(len(to_server) + len(to_client), len(tcp))  # only the lab's traffic
+        flags = [re.search(r"Flags \[([^\]]*)\]", line).group(1) for line in tcp]
+        self.assertEqual(flags[:3], ["S", "S.", "."])  # the handshake comes first
+        self.assertEqual(tcp[:3], [to_server[0], to_client[0], to_server[1]])
+
+        def payload(lines):
+            return [int(n) for n in re.findall(r"length (\d+)$", "\n".join(lines), re.MULTILINE) if n != "0"]
+        self.assertEqual(payload(to_server), [91])
+        self.assertEqual(sum(payload(to_client)), 91)
+        self.assertGreater(len(payload(to_client)), 1)  # the echo comes back in several segments
+        for direction in (to_server, to_client):
+            self.assertTrue(any("Flags [F" in line for line in direction))
+
+        udp = read("udp.pcap")
+        self.assertEqual(len(udp), 2)
+        self.assertRegex(udp[0], r" > [\d.]+\.10001: UDP, length 48$")
+        self.assertRegex(udp[1], r"\.10001 > [\d.]+: UDP, length 48$")
 
 
 class ComposeV2(Lab, unittest.TestCase):

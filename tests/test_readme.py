@@ -35,8 +35,9 @@ def output_formats():
     return formats
 
 
-def compose_services():
-    services = COMPOSE_FILE.split("\nservices:\n", 1)[1].split("\n\n" + "networks:", 1)[0]
+def compose_services(name="docker-compose.yml"):
+    text = (ROOT / name).read_text(encoding="utf-8")
+    services = text.split("\nservices:\n", 1)[1].split("\nnetworks:", 1)[0]
     return set(re.findall(r"^  ([a-z0-9-]+):$", services, re.MULTILINE))
 
 
@@ -48,18 +49,33 @@ def compose_commands():
     commands = []
     for text in texts:
         text = text.split("#")[0]
-        found = re.search(r"docker(?: |-)compose\b(.*)", text)
-        if found:
+        found = re.match(r"\s*(?:[A-Z_]+=\S+ )*docker(?: compose|-compose)(?=\s|$)(.*)", text)
+        if found and found.group(1).split():  # not a bare mention of the program
             commands.append(found.group(1).split())
     return commands
 
 
-# Options that take a value, and commands whose words after the options are services
-# (a word in capitals, such as SERVICE, is a placeholder).
-VALUE_OPTIONS = {"-f", "--file", "-p", "--project-name", "--profile", "--scale", "-t", "--timeout",
-                 "--tail", "-e", "--env", "-u", "--user", "-w", "--workdir"}
-SERVICE_COMMANDS = {"up", "logs", "stop", "start", "restart", "build", "ps", "rm", "kill",
-                    "create", "pull", "pause", "unpause", "top", "port", "events"}
+def parse(words):
+    """Split `docker compose` arguments into (files, command, services named)."""
+    files, words = [], list(words)
+    while words and words[0].startswith("-"):  # options before the command
+        option = words.pop(0)
+        if option in ("-f", "--file"):
+            files.append(words.pop(0))
+        elif option in ("-p", "--project-name", "--profile", "--env-file", "--project-directory"):
+            words.pop(0)
+    command, named = (words.pop(0) if words else None), []
+    while words:  # the command's own options, then its services
+        word = words.pop(0)
+        if word == "--scale":
+            named.append(words.pop(0).split("=")[0])
+        elif word in ("-t", "--timeout", "--tail", "-e", "--env", "-u", "--user", "-w", "--workdir"):
+            words.pop(0)
+        elif not word.startswith("-") and not word.isupper():  # SERVICE is a placeholder
+            named.append(word)
+            if command in ("run", "exec"):
+                break  # what follows is the command to run in the container
+    return files or ["docker-compose.yml"], command, named
 
 
 class SampleOutput(unittest.TestCase):
@@ -84,25 +100,22 @@ class SampleOutput(unittest.TestCase):
 
 
 class Commands(unittest.TestCase):
-    def test_compose_commands_name_only_services_of_the_compose_file(self):
-        services = compose_services()
-        self.assertEqual(services, {"tcp-server", "tcp-client", "udp-server", "udp-client"})
+    def test_compose_commands_name_only_services_of_the_compose_files(self):
+        self.assertEqual(compose_services(), {"tcp-server", "tcp-client", "udp-server", "udp-client"})
         commands = compose_commands()
         self.assertGreater(len(commands), 15)
         for words in commands:
             with self.subTest(command=" ".join(words)):
-                named, rest = [], list(words)
-                command = next((w for w in rest if not w.startswith("-")), None)
-                rest = rest[rest.index(command) + 1:] if command else []
-                while rest:
-                    word = rest.pop(0)
-                    if word == "--scale":
-                        named.append(rest.pop(0).split("=")[0])
-                    elif word in VALUE_OPTIONS:
-                        rest.pop(0)
-                    elif not word.startswith("-") and not word.isupper() and command in SERVICE_COMMANDS:
-                        named.append(word)
+                files, command, named = parse(words)
+                self.assertIn(command, {"up", "down", "logs", "stop", "run", "ps", "config"})
+                services = set().union(*(compose_services(name) for name in files))
                 self.assertLessEqual(set(named), services)
+
+    def test_the_capture_commands_are_checked_too(self):
+        files, command, named = parse(["-f", "docker-compose.yml", "-f", "docker-compose.capture.yml",
+                                       "logs", "-f", "tcp-capture", "udp-capture"])
+        self.assertEqual((command, named), ("logs", ["tcp-capture", "udp-capture"]))
+        self.assertIn("tcp-capture", set().union(*(compose_services(name) for name in files)))
 
     def test_docker_exec_names_a_server_container(self):
         containers = set(re.findall(r"container_name: ([a-z0-9-]+)", COMPOSE_FILE))

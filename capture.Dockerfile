@@ -9,6 +9,7 @@ FROM python:3.13-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends tcpdump=4.99.* libcap2-bin=1:2.* \
     && setcap cap_net_raw=ep "$(command -v tcpdump)" \
+    && apt-get clean \
     && rm -rf /var/lib/apt/lists/*
 
 USER 65534:65534

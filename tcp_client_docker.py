@@ -22,8 +22,9 @@ message = os.environ.get(
 
 sys.stdout.reconfigure(line_buffering=True)  # each line at once, even into a container log
 
-# Create a TCP/IPv4 socket and connect it to the server: the three-way handshake.
-# The server may still be starting, so a refused connection is retried for 10 s.
+# Create a TCP/IPv4 socket (IPv4, like the server: "localhost" is then 127.0.0.1
+# even where it also names ::1) and connect: the three-way handshake. The server
+# may still be starting, so a refused connection is retried for 10 s.
 print(f"Connecting to {host} port {port}")
 deadline = time.monotonic() + 10
 while True:

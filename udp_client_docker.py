@@ -19,10 +19,11 @@ message = os.environ.get("MESSAGE", "This is our message. It will be sent all at
 
 sys.stdout.reconfigure(line_buffering=True)  # each line at once, even into a container log
 
-# Create a UDP/IPv4 socket. No connect(): every sendto() names its destination.
+# Create a UDP/IPv4 socket (IPv4, like the server: "localhost" is then 127.0.0.1
+# even where it also names ::1). No connect(): every sendto() names its destination.
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-# UDP never resends a lost datagram and never says that nobody is listening,
-# so recvfrom() could wait for ever: wait 1 s, then send again, 10 times at most.
+# UDP never resends a lost datagram, and usually nobody tells the sender that no
+# server listens, so recvfrom() could wait for ever: wait 1 s, then send again.
 sock.settimeout(1)
 try:
     for attempt in range(10):

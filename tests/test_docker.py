@@ -86,9 +86,9 @@ class Lab:
         self.addCleanup(self.compose, "down", "--timeout", "2", check=False)
         self.compose("up", "--build", "-d", *args)
 
-    def containers(self, service):
-        """The IDs of a service's containers, running or not ("" for every service)."""
-        return self.compose("ps", "-a", "-q", *[service][:bool(service)]).stdout.split()
+    def containers(self, *services):
+        """The IDs of the services' containers, running or not (no service: all of them)."""
+        return self.compose("ps", "-a", "-q", *services).stdout.split()
 
     def state(self, container):
         code, out, err = docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", container)
@@ -139,7 +139,7 @@ class Lab:
         follow.wait_for(r".*tcp-server.*\|.*Starting TCP server on port 10000", timeout=30)
         stamped = [line for line in self.compose("logs", "--no-color", "--timestamps").stdout.splitlines()
                    if "|" in line]  # legacy Compose begins with "Attaching to ..."
-        self.assertEqual(len(stamped), sum(len(self.log(c)) for c in self.containers("")))
+        self.assertEqual(len(stamped), sum(len(self.log(c)) for c in self.containers()))
         for line in stamped:
             self.assertRegex(line, r"\| \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
         code, out, err = docker("exec", "tcp-server", "bash", "-c", "id -u && ls /lab")
@@ -166,7 +166,7 @@ class Lab:
                 self.up(*pair)
                 self.assertEqual(self.wait_for_clients(pair[1]), [0])
                 services = [docker("inspect", "-f", '{{index .Config.Labels "com.docker.compose.service"}}',
-                                   container)[1].strip() for container in self.containers("")]
+                                   container)[1].strip() for container in self.containers()]
                 self.assertEqual(sorted(services), sorted(pair))
                 self.compose("down", "--timeout", "2")
 

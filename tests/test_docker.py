@@ -86,9 +86,19 @@ class Lab:
         self.addCleanup(self.compose, "down", "--timeout", "2", check=False)
         self.compose("up", "--build", "-d", *args)
 
-    def containers(self, *services):
-        """The IDs of the services' containers, running or not (no service: all of them)."""
-        return self.compose("ps", "-a", "-q", *services).stdout.split()
+    def containers(self, *services, status=None):
+        """The IDs of the services' containers (no service: all of them), in any state or in one.
+
+        One `docker ps`, not `compose ps`: legacy Compose inspects every container it lists,
+        and fails ("No such container") when an `up` running beside it is creating one.
+        """
+        code, out, err = docker("ps", "-a", "--filter", f"label=com.docker.compose.project={self.project}",
+                                "--filter", "label=com.docker.compose.oneoff=False",
+                                *(["--filter", f"status={status}"] if status else []),
+                                "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}')
+        self.assertEqual(code, 0, err)
+        return [container for container, service in map(str.split, out.splitlines())
+                if service in (services or (service,))]
 
     def state(self, container):
         code, out, err = docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", container)
@@ -98,10 +108,8 @@ class Lab:
     def wait_for_clients(self, *services, count=1):
         """Wait until every client container has exited; return their exit codes."""
         def exited():
-            ids = [c for service in services for c in self.containers(service)]
-            states = [self.state(c) for c in ids]
-            done = len(ids) == count * len(services) and all(s == "exited" for s, _ in states)
-            return done and [int(code) for _, code in states]
+            ids = [c for service in services for c in self.containers(service, status="exited")]
+            return len(ids) == count * len(services) and [int(self.state(c)[1]) for c in ids]
         return wait_until(exited, 60, f"clients {services} exiting")
 
     def log(self, container):
@@ -190,7 +198,7 @@ class Lab:
         started = time.monotonic()
         self.compose("down", "-v")
         self.assertLess(time.monotonic() - started, SLOW_STOP / 2)
-        self.assertEqual(self.compose("ps", "-a", "-q").stdout.split(), [])
+        self.assertEqual(self.containers(), [])
         self.assertEqual(existing_lab(), [])
 
     def test_ctrl_c_on_an_attached_up(self):

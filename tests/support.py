@@ -125,7 +125,6 @@ def in_private_network(shell_script, timeout=60, **settings):
         capture_output=True, timeout=timeout, encoding="utf-8")
 
 
-
 def wait_until(condition, timeout, what):
     """Poll condition() until it returns something true; fail after timeout seconds."""
     deadline = time.monotonic() + timeout

@@ -227,7 +227,6 @@ class Lab:
         self.assertIn("tcp-server", refused.stderr)
         self.assertEqual(docker("inspect", "-f", "{{.Id}}", "tcp-server")[1].strip(), foreign.strip())
 
-
     def test_capture_records_both_exchanges(self):
         """docker-compose.capture.yml: tcpdump in each server's namespace, NET_RAW only."""
         folder = tempfile.mkdtemp(prefix="socketlab-captures-")

@@ -22,6 +22,12 @@ TCP_MESSAGE = b"This is our message. It is very long but will only be transmitte
 UDP_MESSAGE = b"This is our message. It will be sent all at once"
 ADDRESS = r"\('127\.0\.0\.1', \d+\)"  # how a loopback peer's (host, port) prints
 
+# A shell script starts its background jobs (`cmd &`) with SIGINT ignored, every child
+# inherits that, and Python then leaves Ctrl-C ignored. Run that way, the tests give
+# the scripts back the default, which is what a terminal's Ctrl-C finds.
+if os.name == "posix" and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 
 def free_port(kind=socket.SOCK_STREAM):
     """A port on 127.0.0.1 that nothing uses right now (never the lab's 10000/10001)."""

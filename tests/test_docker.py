@@ -98,7 +98,7 @@ class Lab:
                                 "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}')
         self.assertEqual(code, 0, err)
         return [container for container, service in map(str.split, out.splitlines())
-                if service in (services or (service,))]
+                if not services or service in services]
 
     def state(self, container):
         code, out, err = docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", container)

@@ -122,12 +122,12 @@ def private_network_available():
                           capture_output=True).returncode == 0
 
 
-def in_private_network(shell_script, timeout=60, **settings):
+def in_private_network(shell_script, timeout=60, cwd=ROOT, **settings):
     """Run a shell script in a new network namespace: only its own loopback, nothing can leave."""
     return subprocess.run(
         ["unshare", "--map-root-user", "--net", "--mount", "sh", "-ec",
          "ip link set lo up\n" + shell_script],
-        env=lab_environment(PYTHON=PYTHON, **settings), cwd=ROOT,
+        env=lab_environment(PYTHON=PYTHON, **settings), cwd=cwd,
         capture_output=True, timeout=timeout, encoding="utf-8")
 
 

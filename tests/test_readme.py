@@ -38,7 +38,7 @@ def output_formats():
 def compose_services(name="docker-compose.yml"):
     text = (ROOT / name).read_text(encoding="utf-8")
     services = text.split("\nservices:\n", 1)[1].split("\nnetworks:", 1)[0]
-    return set(re.findall(r"^  ([a-z0-9-]+):$", services, re.MULTILINE))
+    return set(re.findall(r"^  ([a-z0-9-]+): *(?:#.*)?$", services, re.MULTILINE))
 
 
 def compose_commands():
@@ -111,11 +111,17 @@ class Commands(unittest.TestCase):
                 services = set().union(*(compose_services(name) for name in files))
                 self.assertLessEqual(set(named), services)
 
-    def test_the_capture_commands_are_checked_too(self):
-        files, command, named = parse(["-f", "docker-compose.yml", "-f", "docker-compose.capture.yml",
-                                       "logs", "-f", "tcp-capture", "udp-capture"])
+    def test_the_wire_files_add_their_services_and_readme_commands_use_them(self):
+        self.assertEqual(compose_services("wire/capture.yml"),
+                         {"tcp-capture", "udp-capture", "tcp-client", "udp-client"})
+        self.assertEqual(compose_services("wire/loss.yml"), {"loss-settings", "tcp-loss", "udp-loss",
+                                                             *compose_services()})
+        used = {name for words in compose_commands() for name in parse(words)[0]}
+        self.assertEqual(used, {"docker-compose.yml", "wire/capture.yml", "wire/loss.yml"})
+        _, command, named = parse(["-f", "docker-compose.yml", "-f", "wire/capture.yml",
+                                   "logs", "-f", "tcp-capture", "udp-capture"])
         self.assertEqual((command, named), ("logs", ["tcp-capture", "udp-capture"]))
-        self.assertIn("tcp-capture", set().union(*(compose_services(name) for name in files)))
+        self.assertNotIn("tcp-capture", compose_services())
 
     def test_docker_exec_names_a_server_container(self):
         containers = set(re.findall(r"container_name: ([a-z0-9-]+)", COMPOSE_FILE))
@@ -139,10 +145,34 @@ class Settings(unittest.TestCase):
         self.assertEqual(read, {"LISTEN_HOST", "LISTEN_PORT", "SERVER_HOST", "SERVER_PORT", "MESSAGE"})
         self.assertEqual(documented, read)
 
+    def test_the_loss_settings_table_lists_what_wire_reads_with_its_defaults(self):
+        table = README.split("### Loss settings", 1)[1].split("\n\n|", 1)[1].split("\n\n", 1)[0]
+        documented = dict(re.findall(r"^\| `([A-Z_]+)` \| (\S+) \|", "|" + table, re.MULTILINE))
+        script = (ROOT / "wire" / "loss.sh").read_text(encoding="utf-8")
+        read = dict(re.findall(r"\$\{([A-Z_]+):-([^}]*)\}", script))
+        self.assertEqual(read, {"LOSS_PERCENT": "20", "LOSS_EVERY": ""})
+        self.assertEqual(documented, {name: f"`{default}`" if default else "unset"
+                                      for name, default in read.items()})
+        passed = re.search(r"environment: \[(.*)\]", (ROOT / "wire" / "loss.yml").read_text())
+        self.assertEqual(set(passed.group(1).split(", ")), set(read))
+
     def test_the_idle_timeout_is_the_one_documented(self):
         timeout = re.search(r"^IDLE_TIMEOUT = (\d+)", (ROOT / "tcp_server_docker.py").read_text(),
                             re.MULTILINE).group(1)
         self.assertRegex(" ".join(README.split()), rf"says nothing for {timeout} seconds is dropped")
+
+
+class Exercises(unittest.TestCase):
+    def test_every_exercise_has_a_test(self):
+        section = README.split("\n## Exercises\n", 1)[1].split("\n## ", 1)[0]
+        numbers = [int(n) for n in re.findall(r"^(\d+)\. \*\*", section, re.MULTILINE)]
+        self.assertEqual(numbers, list(range(1, len(numbers) + 1)))
+        self.assertGreaterEqual(len(numbers), 11)
+        tests = "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "tests").glob("test_*.py"))
+        for number in numbers:
+            with self.subTest(exercise=number):
+                self.assertTrue(re.search(rf"(?i)exercise[ _]{number}(?!\d)", tests),
+                                f"no test names exercise {number}")
 
 
 class Diagrams(unittest.TestCase):

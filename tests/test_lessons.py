@@ -1,0 +1,245 @@
+"""The handout's lessons, checked as the README states them: the exercises that run
+without Docker (1, 8, 9, 10 and 11 are in test_docker.py), and a server on one machine
+with its client on another.
+
+Where an exercise edits a script, the test makes the README's edit on a copy; where it
+runs a command, the test runs that command. Those that need the lab's own ports run in
+a private network namespace, so a running lab cannot disturb them.
+"""
+import ast
+import concurrent.futures
+import re
+import signal
+import socket
+import tempfile
+import unittest
+from pathlib import Path
+
+from support import (PYTHON, ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, free_port, in_private_network,
+                     private_network_available, run, start_server)
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+EXERCISES = README.split("\n## Exercises\n", 1)[1].split("\n## ", 1)[0]
+SILENT_CLIENT = re.search(r'`python3 -c "(import socket, time; s = socket\.create_connection[^"]*)"`',
+                          EXERCISES).group(1)  # exercise 1's client that says nothing
+needs_namespaces = unittest.skipUnless(private_network_available(),
+                                       "needs Linux network namespaces (unshare, ip)")
+
+# Shell helpers for the scripts run in a private namespace: wait (bounded) for a line in
+# a file, and a UDP and a TCP server started on the lab's default ports.
+WAIT_FOR = """
+wait_for() {  # wait_for TEXT FILE: at most 20 s
+    i=0
+    until grep -q "$1" "$2"; do i=$((i + 1)); [ $i -le 200 ] || return 1; sleep 0.1; done
+}
+"""
+
+
+def exercise(number):
+    """The text of one exercise, with its README indentation and line breaks."""
+    return re.search(rf"^{number}\. \*\*.*?(?=^\d+\. \*\*|\Z)", EXERCISES, re.MULTILINE | re.DOTALL).group(0)
+
+
+def python_blocks(text):
+    """The python code blocks of an exercise, without the list's indentation."""
+    return [re.sub(r"^ {3}", "", block, flags=re.MULTILINE)
+            for block in re.findall(r"^ *```python\n(.*?)^ *```$", text, re.MULTILINE | re.DOTALL)]
+
+
+def edited_copy(test, script, *replacements):
+    """A copy of a script, with each (old, new) replacement made exactly once."""
+    text = (ROOT / script).read_text(encoding="utf-8")
+    for old, new in replacements:
+        found = len(re.findall(old, text))
+        test.assertEqual(found, 1, f"{old!r} is in {script} {found} times, not once")
+        text = re.sub(old, lambda _, new=new: new, text)
+    folder = tempfile.TemporaryDirectory()
+    test.addCleanup(folder.cleanup)
+    copy = Path(folder.name, script)
+    copy.write_text(text, encoding="utf-8")
+    return copy
+
+
+def start(test, copy, **settings):
+    server = Script(None, command=[PYTHON, str(copy)], **settings)
+    test.addCleanup(server.stop)
+    server.wait_for(r"Waiting for a connection\.\.\.")
+    return server
+
+
+class ExercisesWithoutDocker(unittest.TestCase):
+    def test_exercise_2_the_threaded_server_serves_others_while_a_client_is_silent(self):
+        serve, loop = python_blocks(exercise(2))
+        copy = edited_copy(self, "tcp_server_docker.py",
+                           (r"\nimport sys\n", "\nimport sys\nimport threading\n"),
+                           (r"\ntry:\n    while True:\n", f"\n{serve}\n\ntry:\n    while True:\n"),
+                           (r"(?s)        try:\n            connection, client_address = sock\.accept\(\)\n"
+                            r".*?\n            print\(f\"Dropped the client: \{error\}\"\)\n", loop))
+        port = free_port()
+        server = start(self, copy, LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
+        silent = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.addCleanup(silent.close)
+        server.wait_for(r"Connection from .*")
+
+        # Three clients, one after another, all served while the silent client is connected.
+        for _ in range(3):
+            code, out, err = run("tcp_client_docker.py", timeout=8, SERVER_PORT=port)
+            self.assertEqual((code, out[-2:], err), (0, ["received b'6 at a time'", "closing socket"], []))
+        self.assertNotIn("Dropped the client: timed out", server.lines)
+        self.assertEqual(sum(line.startswith("Connection from") for line in server.lines), 4)
+
+        # The silent client is still dropped after the idle timeout, and Ctrl-C still stops
+        # the server at once though a thread waits for another silent client.
+        server.wait_for(r"Dropped the client: timed out", timeout=15)
+        another = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.addCleanup(another.close)
+        server.wait_for(r"Connection from .*", count=5)
+        server.signal(signal.SIGINT)
+        self.assertEqual(server.wait(timeout=2), 0)
+        self.assertEqual((server.lines[-1], server.errors), ("Stopping TCP server", []))
+
+    def test_exercise_4_the_largest_datagram_and_one_byte_more(self):
+        command = re.search(r"`(MESSAGE=\$\(python3 -c \"print\('x' \* 65508\)\"\) "
+                            r"python3 udp_client_docker\.py)`", exercise(4)).group(1)
+        port = free_port(socket.SOCK_DGRAM)
+        start_server(self, "udp_server_docker.py", LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
+        size = int(re.search(r"\* (\d+)", command).group(1))
+        self.assertEqual(size, 65508)
+        code, out, err = run("udp_client_docker.py", SERVER_PORT=port, MESSAGE="x" * size)
+        self.assertEqual((code, len(err)), (1, 1), err)
+        self.assertRegex(err[0], r"Message too long$")
+        code, out, err = run("udp_client_docker.py", SERVER_PORT=port, MESSAGE="x" * (size - 1))
+        self.assertEqual((code, out[2], err), (0, f"Received 65507 bytes from ('127.0.0.1', {port})", []))
+
+    def test_exercise_5_recv_4(self):
+        self.assertIn("Change `recv(16)` to `recv(4)`", exercise(5))
+        copy = edited_copy(self, "tcp_server_docker.py", (r"connection\.recv\(16\)", "connection.recv(4)"))
+        port = free_port()
+        server = start(self, copy, LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
+        code, out, err = run("tcp_client_docker.py", SERVER_PORT=port)
+        self.assertEqual((code, err), (0, []))
+        pieces = [ast.literal_eval(line.split(" ", 1)[1]) for line in out if line.startswith("received ")]
+        self.assertEqual(b"".join(pieces), TCP_MESSAGE)
+        self.assertTrue(6 <= len(pieces) <= 23 and max(map(len, pieces)) <= 16, pieces)
+        server.wait_for(r"No more data from .*")
+        chunks = [ast.literal_eval(line.split(" ", 1)[1]) for line in server.lines
+                  if line.startswith("Received: ")]
+        self.assertEqual([len(chunk) for chunk in chunks], [4] * 22 + [3])  # "23 chunks"
+        self.assertIn("The server now prints 23 chunks (22 of 4\n   bytes and one of 3)", exercise(5))
+
+
+@needs_namespaces
+class ExercisesOnTheLabsPorts(unittest.TestCase):
+    """Exercises 3, 6 and 7 use the default ports, so each runs in its own namespace."""
+
+    def test_exercise_3_clients_with_no_server(self):
+        self.assertIn("run only `python3\n   udp_client_docker.py`", exercise(3))
+        with concurrent.futures.ThreadPoolExecutor() as pool:  # both give up after 10 s
+            udp, tcp = pool.map(lambda script: in_private_network(f'exec "$PYTHON" {script}'),
+                                ("udp_client_docker.py", "tcp_client_docker.py"))
+        self.assertEqual(udp.returncode, 1)
+        self.assertEqual(udp.stdout.splitlines(), [f"Sending {UDP_MESSAGE!r} to localhost:10001",
+                                                   "Waiting to receive...", "No reply within 1 s"] * 10
+                         + ["Closing socket"])
+        self.assertEqual(udp.stderr.splitlines(), [
+            "Error: no reply from localhost:10001 after 10 tries; is the UDP server running?"])
+        # TCP's "different reason": refused at once, every time, for 10 s.
+        self.assertEqual((tcp.returncode, tcp.stdout.splitlines(), tcp.stderr.splitlines()),
+                         (1, ["Connecting to localhost port 10000"],
+                          ["Error: no TCP server is listening on localhost port 10000"]))
+
+    def test_exercise_6_a_wrong_port_and_a_port_that_is_not_one(self):
+        self.assertIn("`SERVER_PORT=10002`", exercise(6))
+        done = in_private_network(WAIT_FOR + """
+            "$PYTHON" tcp_server_docker.py > server.out & server=$!
+            wait_for "Waiting for a connection" server.out
+            SERVER_PORT=10002 "$PYTHON" tcp_client_docker.py || echo "exit $?"
+            SERVER_PORT=abc "$PYTHON" tcp_client_docker.py || echo "exit $?"
+            kill $server""", cwd=self.folder())
+        self.assertEqual(done.stdout.splitlines(), ["Connecting to localhost port 10002", "exit 1", "exit 1"])
+        self.assertEqual(done.stderr.splitlines(), [
+            "Error: no TCP server is listening on localhost port 10002",
+            "Error: SERVER_PORT must be a number from 1 to 65535, not 'abc'"])
+
+    def test_exercise_7_the_silent_client_of_exercise_1_is_dropped(self):
+        folder = self.folder()
+        done = in_private_network(WAIT_FOR + f"""
+            "$PYTHON" tcp_server_docker.py > server.out & server=$!
+            wait_for "Waiting for a connection" server.out
+            "$PYTHON" -c "{SILENT_CLIENT}" & silent=$!
+            wait_for "Dropped the client" server.out
+            kill $server $silent""", cwd=folder)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        lines = Path(folder, "server.out").read_text().splitlines()
+        self.assertEqual(lines[:2], ["Starting TCP server on port 10000", "Waiting for a connection..."])
+        self.assertRegex(lines[2], r"^Connection from \('127\.0\.0\.1', \d+\)$")
+        self.assertEqual(lines[3:], ["Dropped the client: timed out", "Waiting for a connection...",
+                                     "Stopping TCP server"])  # the kill at the end
+
+    def folder(self):
+        folder = tempfile.TemporaryDirectory()
+        self.addCleanup(folder.cleanup)
+        for script in ("tcp_server_docker.py", "tcp_client_docker.py"):
+            Path(folder.name, script).write_bytes((ROOT / script).read_bytes())
+        return folder.name
+
+
+@needs_namespaces
+class TwoMachines(unittest.TestCase):
+    """README, "A server on one machine, the client on another": two network namespaces
+    joined by a veth pair, 192.0.2.1 (the server's machine) and 192.0.2.2 (the client's)."""
+
+    SETUP = WAIT_FOR + """
+        unshare --net sleep 60 & other=$!   # the second machine
+        i=0
+        while [ "$(readlink /proc/$other/ns/net)" = "$(readlink /proc/$$/ns/net)" ]; do
+            i=$((i + 1)); [ $i -le 100 ] || exit 1; sleep 0.05
+        done
+        ip link add eth0 type veth peer name eth0 netns $other
+        ip addr add 192.0.2.1/24 dev eth0 && ip link set eth0 up
+        nsenter -t $other -n sh -ec "ip addr add 192.0.2.2/24 dev eth0; ip link set eth0 up"
+        on_the_other() { nsenter -t $other -n env SERVER_HOST=192.0.2.1 "$@"; }
+    """
+
+    def exchange(self, listen_host):
+        """Both servers here, with LISTEN_HOST as given; both clients on the other machine."""
+        folder = tempfile.TemporaryDirectory()
+        self.addCleanup(folder.cleanup)
+        setting = f"LISTEN_HOST={listen_host}" if listen_host else ""
+        done = in_private_network(self.SETUP + f"""
+            {setting} "$PYTHON" {ROOT}/tcp_server_docker.py > tcp-server & servers=$!
+            {setting} "$PYTHON" {ROOT}/udp_server_docker.py > udp-server & servers="$servers $!"
+            wait_for "Waiting for a connection" tcp-server
+            wait_for "Waiting to receive" udp-server
+            on_the_other "$PYTHON" {ROOT}/tcp_client_docker.py > tcp-client 2>&1 & tcp=$!
+            on_the_other "$PYTHON" {ROOT}/udp_client_docker.py > udp-client 2>&1 & udp=$!
+            code=0; wait $tcp || code=$?; echo "tcp client: $code" >> tcp-client
+            code=0; wait $udp || code=$?; echo "udp client: $code" >> udp-client
+            kill $servers $other""", cwd=folder.name, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        return {name: Path(folder.name, name).read_text().splitlines()
+                for name in ("tcp-server", "udp-server", "tcp-client", "udp-client")}
+
+    def test_clients_reach_servers_on_another_machine_by_its_address(self):
+        logs = self.exchange(None)  # the default, 0.0.0.0: every interface
+        self.assertEqual(logs["tcp-client"][0], "Connecting to 192.0.2.1 port 10000")
+        self.assertEqual(logs["tcp-client"][-2:], ["closing socket", "tcp client: 0"])
+        self.assertEqual(logs["udp-client"][-2:], ["Closing socket", "udp client: 0"])
+        self.assertEqual(logs["udp-client"][2], "Received 48 bytes from ('192.0.2.1', 10001)")
+        self.assertRegex(logs["tcp-server"][2], r"^Connection from \('192\.0\.2\.2', \d+\)$")
+        self.assertRegex(logs["udp-server"][2], r"^Received 48 bytes from \('192\.0\.2\.2', \d+\)$")
+
+    def test_listen_host_127_0_0_1_is_this_computer_only(self):
+        logs = self.exchange("127.0.0.1")
+        self.assertEqual(logs["tcp-client"][-2:], [
+            "Error: no TCP server is listening on 192.0.2.1 port 10000", "tcp client: 1"])
+        self.assertEqual(logs["udp-client"][-3:], [
+            "Closing socket",
+            "Error: no reply from 192.0.2.1:10001 after 10 tries; is the UDP server running?",
+            "udp client: 1"])
+        for server in ("tcp-server", "udp-server"):
+            self.assertEqual(len(logs[server]), 3, logs[server])  # started; nobody came; stopped
+
+
+if __name__ == "__main__":
+    unittest.main()

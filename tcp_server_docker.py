@@ -1,4 +1,4 @@
-"""TCP echo server: reads the byte stream 16 bytes at a time and sends each chunk back.
+"""TCP echo server: reads the stream 16 bytes at a time, sends each chunk back.
 
 Serves one client after another, forever. Settings come from the environment:
   LISTEN_HOST  address to listen on (default 0.0.0.0: every interface)
@@ -15,23 +15,27 @@ IDLE_TIMEOUT = 10  # seconds a client may stay silent before it is dropped
 host = os.environ.get("LISTEN_HOST", "0.0.0.0")
 port = os.environ.get("LISTEN_PORT", "10000")
 if not (port.isdecimal() and 1 <= int(port) <= 65535):
-    sys.exit(f"Error: LISTEN_PORT must be a number from 1 to 65535, not {port!r}")
+    sys.exit("Error: LISTEN_PORT must be a number from 1 to 65535, "
+             f"not {port!r}")
 port = int(port)
 
-sys.stdout.reconfigure(line_buffering=True)  # each line at once, even into a container log
+# Print each line at once, even into a pipe or a container's log.
+sys.stdout.reconfigure(line_buffering=True)
 # `docker stop` sends SIGTERM: treat it like Ctrl-C. In a container this server
 # is PID 1, and the kernel drops every signal that PID 1 has no handler for.
 signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 # Create a TCP/IPv4 socket and bind it to the address and port.
 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-if os.name != "nt":  # restart at once, even while old connections linger in TIME_WAIT
+# Restart at once, even while old connections linger in TIME_WAIT.
+if os.name != "nt":
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     sock.bind((host, port))
 except OSError as error:
     sys.exit(f"Error: cannot listen on {host} port {port}: {error}")
-sock.listen()  # from now on the kernel completes handshakes and queues the clients
+# From now on the kernel completes handshakes and queues the clients.
+sock.listen()
 print(f"Starting TCP server on port {port}")
 
 try:
@@ -47,16 +51,19 @@ try:
                 print(f"Connection from {client_address}")
                 connection.settimeout(IDLE_TIMEOUT)
                 while True:
-                    # TCP carries a stream of bytes, not messages: recv(16) returns
-                    # what has arrived so far, 16 bytes at most, maybe fewer.
+                    # TCP carries a stream of bytes, not messages:
+                    # recv(16) returns what has arrived so far,
+                    # 16 bytes at most, maybe fewer.
                     data = connection.recv(16)
-                    if not data:  # b'' means the client closed its side: it is done
-                        print(f"No more data from {client_address}, closing the connection")
+                    # b'' means the client closed its side: it is done.
+                    if not data:
+                        print(f"No more data from {client_address}, "
+                              "closing the connection")
                         break
                     print(f"Received: {data!r}")
                     print("Sending data back to client")
                     connection.sendall(data)
-        except OSError as error:  # reset, silent too long, ...: serve the next client
+        except OSError as error:  # reset, silent too long: next client
             print(f"Dropped the client: {error}")
 except KeyboardInterrupt:
     print("Stopping TCP server")

@@ -1,6 +1,7 @@
-"""UDP echo client: sends one datagram and waits for the server to send it back.
+"""UDP echo client: sends one datagram, waits for the server to send it back.
 
-Exits with 0 only if the echo is the message. Settings come from the environment:
+Exits with 0 only if the echo is the message. Settings come from the
+environment:
   SERVER_HOST  the server's name or address (default localhost)
   SERVER_PORT  the server's port (default 10001)
   MESSAGE      the text to send (default: the lecture's 48-byte message)
@@ -13,17 +14,24 @@ import time
 host = os.environ.get("SERVER_HOST", "localhost")
 port = os.environ.get("SERVER_PORT", "10001")
 if not (port.isdecimal() and 1 <= int(port) <= 65535):
-    sys.exit(f"Error: SERVER_PORT must be a number from 1 to 65535, not {port!r}")
+    sys.exit("Error: SERVER_PORT must be a number from 1 to 65535, "
+             f"not {port!r}")
 port = int(port)
-message = os.environ.get("MESSAGE", "This is our message. It will be sent all at once").encode()
+message = os.environ.get(
+    "MESSAGE",
+    "This is our message. It will be sent all at once",
+).encode()
 
-sys.stdout.reconfigure(line_buffering=True)  # each line at once, even into a container log
+# Print each line at once, even into a pipe or a container's log.
+sys.stdout.reconfigure(line_buffering=True)
 
-# Create a UDP/IPv4 socket (IPv4, like the server: "localhost" is then 127.0.0.1
-# even where it also names ::1). No connect(): every sendto() names its destination.
+# Create a UDP/IPv4 socket (IPv4, like the server: "localhost" is then
+# 127.0.0.1 even where it also names ::1). No connect(): every sendto()
+# names its destination.
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-# UDP never resends a lost datagram, and usually nobody tells the sender that no
-# server listens, so recvfrom() could wait for ever: wait 1 s, then send again.
+# UDP never resends a lost datagram, and usually nobody tells the sender
+# that no server listens, so recvfrom() could wait for ever: wait 1 s,
+# then send again.
 sock.settimeout(1)
 try:
     for attempt in range(10):
@@ -31,7 +39,8 @@ try:
         sock.sendto(message, (host, port))
         print("Waiting to receive...")
         try:
-            data, server = sock.recvfrom(65535)  # room for the largest datagram
+            # 65535 bytes: room for the largest datagram.
+            data, server = sock.recvfrom(65535)
             break
         except socket.timeout:
             print("No reply within 1 s")
@@ -39,7 +48,8 @@ try:
             print("No server on that port (yet)")
             time.sleep(1)
     else:
-        sys.exit(f"Error: no reply from {host}:{port} after 10 tries; is the UDP server running?")
+        sys.exit(f"Error: no reply from {host}:{port} after 10 tries; "
+                 "is the UDP server running?")
     print(f"Received {len(data)} bytes from {server}")
     print(f"Data: {data!r}")
     if data != message:

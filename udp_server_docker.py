@@ -13,15 +13,18 @@ import sys
 host = os.environ.get("LISTEN_HOST", "0.0.0.0")
 port = os.environ.get("LISTEN_PORT", "10001")
 if not (port.isdecimal() and 1 <= int(port) <= 65535):
-    sys.exit(f"Error: LISTEN_PORT must be a number from 1 to 65535, not {port!r}")
+    sys.exit("Error: LISTEN_PORT must be a number from 1 to 65535, "
+             f"not {port!r}")
 port = int(port)
 
-sys.stdout.reconfigure(line_buffering=True)  # each line at once, even into a container log
+# Print each line at once, even into a pipe or a container's log.
+sys.stdout.reconfigure(line_buffering=True)
 # `docker stop` sends SIGTERM: treat it like Ctrl-C. In a container this server
 # is PID 1, and the kernel drops every signal that PID 1 has no handler for.
 signal.signal(signal.SIGTERM, signal.default_int_handler)
 
-# Create a UDP/IPv4 socket and bind it. No listen(), no accept(): UDP has no connections.
+# Create a UDP/IPv4 socket and bind it. No listen(), no accept(): UDP has
+# no connections.
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 try:
     sock.bind((host, port))
@@ -37,15 +40,16 @@ try:
         while not select.select([sock], [], [], 0.5)[0]:
             pass
         try:
-            # One recvfrom() returns one whole datagram, with the sender's address.
-            # 65535 bytes has room for the largest; a datagram too big for the
-            # buffer would be cut short. b'' is an empty datagram, not a hang-up.
+            # One recvfrom() returns one whole datagram, with the sender's
+            # address. 65535 bytes has room for the largest; a datagram too
+            # big for the buffer would be cut short. b'' is an empty
+            # datagram, not a hang-up.
             data, address = sock.recvfrom(65535)
             print(f"Received {len(data)} bytes from {address}")
             print(f"Data: {data!r}")
             print(f"Sending acknowledgement back to {address}")
             sock.sendto(data, address)
-        except OSError as error:  # Windows reports here an earlier echo that found nobody
+        except OSError as error:  # Windows: an earlier echo found nobody
             print(f"Error: {error}")
 except KeyboardInterrupt:
     print("Stopping UDP server")

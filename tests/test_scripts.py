@@ -366,6 +366,14 @@ class StandAlone(unittest.TestCase):
                     self.assertLessEqual(imported, set(sys.stdlib_module_names))
                 self.assertLessEqual(imported, {"os", "select", "signal", "socket", "sys", "time"})
 
+    def test_every_line_fits_a_projector(self):
+        """PEP 8's 79 columns: on a projector, at a size the back row can read, longer lines wrap."""
+        for script in SCRIPTS:
+            lines = (ROOT / script).read_text(encoding="utf-8").splitlines()
+            with self.subTest(script):
+                self.assertEqual([n for n, line in enumerate(lines, 1) if len(line) > 79], [])
+                self.assertLess(len(lines), 80)
+
 
 if __name__ == "__main__":
     unittest.main()

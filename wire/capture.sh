@@ -4,8 +4,8 @@
 set -eu
 
 # The file must belong to whoever owns the captures folder (on Linux, the owner
-# of the checkout), so tcpdump runs as that user and group. It keeps a single
-# privilege, raw sockets (NET_RAW), which capturing needs.
+# of the checkout), so tcpdump runs as that user and group. As any user but
+# root it keeps one privilege, raw sockets (NET_RAW), which capturing needs.
 owner=$(stat -c %u /captures)
 group=$(stat -c %g /captures)
 

@@ -15,7 +15,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from support import (PYTHON, ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, free_port, in_private_network,
+from support import (ROOT, TCP_MESSAGE, UDP_MESSAGE, free_port, in_private_network,
                      private_network_available, run, start_server)
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -60,13 +60,6 @@ def edited_copy(test, script, *replacements):
     return copy
 
 
-def start(test, copy, **settings):
-    server = Script(None, command=[PYTHON, str(copy)], **settings)
-    test.addCleanup(server.stop)
-    server.wait_for(r"Waiting for a connection\.\.\.")
-    return server
-
-
 class ExercisesWithoutDocker(unittest.TestCase):
     def test_exercise_2_the_threaded_server_serves_others_while_a_client_is_silent(self):
         serve, loop = python_blocks(exercise(2))
@@ -76,7 +69,7 @@ class ExercisesWithoutDocker(unittest.TestCase):
                            (r"(?s)        try:\n            connection, client_address = sock\.accept\(\)\n"
                             r".*?\n            print\(f\"Dropped the client: \{error\}\"\)\n", loop))
         port = free_port()
-        server = start(self, copy, LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
+        server = start_server(self, copy, LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
         silent = socket.create_connection(("127.0.0.1", port), timeout=5)
         self.addCleanup(silent.close)
         server.wait_for(r"Connection from .*")
@@ -115,7 +108,7 @@ class ExercisesWithoutDocker(unittest.TestCase):
         self.assertIn("Change `recv(16)` to `recv(4)`", exercise(5))
         copy = edited_copy(self, "tcp_server_docker.py", (r"connection\.recv\(16\)", "connection.recv(4)"))
         port = free_port()
-        server = start(self, copy, LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
+        server = start_server(self, copy, LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
         code, out, err = run("tcp_client_docker.py", SERVER_PORT=port)
         self.assertEqual((code, err), (0, []))
         pieces = [ast.literal_eval(line.split(" ", 1)[1]) for line in out if line.startswith("received ")]
@@ -130,7 +123,8 @@ class ExercisesWithoutDocker(unittest.TestCase):
 
 @needs_namespaces
 class ExercisesOnTheLabsPorts(unittest.TestCase):
-    """Exercises 3, 6 and 7 use the default ports, so each runs in its own namespace."""
+    """Exercises 3, 6 and 7 use the default ports, so each runs in its own namespace,
+    in a folder of its own for its output files."""
 
     def test_exercise_3_clients_with_no_server(self):
         self.assertIn("run only `python3\n   udp_client_docker.py`", exercise(3))
@@ -150,11 +144,11 @@ class ExercisesOnTheLabsPorts(unittest.TestCase):
 
     def test_exercise_6_a_wrong_port_and_a_port_that_is_not_one(self):
         self.assertIn("`SERVER_PORT=10002`", exercise(6))
-        done = in_private_network(WAIT_FOR + """
-            "$PYTHON" tcp_server_docker.py > server.out & server=$!
+        done = in_private_network(WAIT_FOR + f"""
+            "$PYTHON" {ROOT}/tcp_server_docker.py > server.out & server=$!
             wait_for "Waiting for a connection" server.out
-            SERVER_PORT=10002 "$PYTHON" tcp_client_docker.py || echo "exit $?"
-            SERVER_PORT=abc "$PYTHON" tcp_client_docker.py || echo "exit $?"
+            SERVER_PORT=10002 "$PYTHON" {ROOT}/tcp_client_docker.py || echo "exit $?"
+            SERVER_PORT=abc "$PYTHON" {ROOT}/tcp_client_docker.py || echo "exit $?"
             kill $server""", cwd=self.folder())
         self.assertEqual(done.stdout.splitlines(), ["Connecting to localhost port 10002", "exit 1", "exit 1"])
         self.assertEqual(done.stderr.splitlines(), [
@@ -164,7 +158,7 @@ class ExercisesOnTheLabsPorts(unittest.TestCase):
     def test_exercise_7_the_silent_client_of_exercise_1_is_dropped(self):
         folder = self.folder()
         done = in_private_network(WAIT_FOR + f"""
-            "$PYTHON" tcp_server_docker.py > server.out & server=$!
+            "$PYTHON" {ROOT}/tcp_server_docker.py > server.out & server=$!
             wait_for "Waiting for a connection" server.out
             "$PYTHON" -c "{SILENT_CLIENT}" & silent=$!
             wait_for "Dropped the client" server.out
@@ -179,8 +173,6 @@ class ExercisesOnTheLabsPorts(unittest.TestCase):
     def folder(self):
         folder = tempfile.TemporaryDirectory()
         self.addCleanup(folder.cleanup)
-        for script in ("tcp_server_docker.py", "tcp_client_docker.py"):
-            Path(folder.name, script).write_bytes((ROOT / script).read_bytes())
         return folder.name
 
 

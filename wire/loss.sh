@@ -35,8 +35,11 @@ fi
 # both directions take turns on its die or counter. The rule counts each
 # packet it drops ("counter": see `nft list ruleset`), copies it to log
 # group 1 ("log"), then drops it: the server's kernel never receives it, or
-# never sends it.
+# never sends it. The first two lines make a restart replace the table, not
+# add a second set of rules beside the first.
 nft -f - <<RULES
+table ip socket_lab_loss
+delete table ip socket_lab_loss
 table ip socket_lab_loss {
     chain lose { $lose counter log group 1 queue-threshold 1 drop; }
     chain in { type filter hook input priority 0; $1 dport $2 jump lose; }
@@ -44,6 +47,9 @@ table ip socket_lab_loss {
 }
 RULES
 
-# Print each lost packet. tcpdump opens log group 1 as root, then switches to
-# a user of its own.
-exec tcpdump -i nflog:1 -n -l
+# Print each lost packet, and keep them in /captures/PROTOCOL-lost.pcap (as
+# plain IPv4 packets, -y IPV4) for draw.py. tcpdump runs as the owner of the
+# captures folder, as in capture.sh, keeping NET_ADMIN to read log group 1.
+exec setpriv --reuid="$(stat -c %u /captures)" --regid="$(stat -c %g /captures)" \
+    --clear-groups --inh-caps=+net_admin --ambient-caps=+net_admin \
+    tcpdump -i nflog:1 -y IPV4 -n -l -U --print -Z root -w "/captures/$1-lost.pcap"

@@ -23,9 +23,6 @@ message = os.environ.get(
     "in chunks of 16 at a time",
 ).encode()
 
-# Print each line at once, even into a pipe or a container's log.
-sys.stdout.reconfigure(line_buffering=True)
-
 # Create a TCP/IPv4 socket (IPv4, like the server: "localhost" is then
 # 127.0.0.1 even where it also names ::1) and connect: the three-way
 # handshake. The server may still be starting, so a refused connection is

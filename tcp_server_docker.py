@@ -6,7 +6,6 @@ Serves one client after another, forever. Settings come from the environment:
 """
 import os
 import select
-import signal
 import socket
 import sys
 
@@ -18,12 +17,6 @@ if not (port.isdecimal() and 1 <= int(port) <= 65535):
     sys.exit("Error: LISTEN_PORT must be a number from 1 to 65535, "
              f"not {port!r}")
 port = int(port)
-
-# Print each line at once, even into a pipe or a container's log.
-sys.stdout.reconfigure(line_buffering=True)
-# `docker stop` sends SIGTERM: treat it like Ctrl-C. In a container this server
-# is PID 1, and the kernel drops every signal that PID 1 has no handler for.
-signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 # Create a TCP/IPv4 socket and bind it to the address and port.
 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

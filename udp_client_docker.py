@@ -22,9 +22,6 @@ message = os.environ.get(
     "This is our message. It will be sent all at once",
 ).encode()
 
-# Print each line at once, even into a pipe or a container's log.
-sys.stdout.reconfigure(line_buffering=True)
-
 # Create a UDP/IPv4 socket (IPv4, like the server: "localhost" is then
 # 127.0.0.1 even where it also names ::1). No connect(): every sendto()
 # names its destination.

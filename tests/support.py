@@ -29,6 +29,15 @@ if os.name == "posix" and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def exercise(*numbers):
+    """Mark a test as the check of the READMEs' exercises with these numbers: test_readme.py
+    reads the mark, so every exercise must have a test that runs."""
+    def mark(test):
+        test.exercises = numbers
+        return test
+    return mark
+
+
 def free_port(kind=socket.SOCK_STREAM):
     """A port on 127.0.0.1 that nothing uses right now (never the lab's 10000/10001)."""
     with socket.socket(socket.AF_INET, kind) as probe:
@@ -37,9 +46,11 @@ def free_port(kind=socket.SOCK_STREAM):
 
 
 def lab_environment(**settings):
-    """This process's environment without the lab's variables or PYTHONUNBUFFERED, plus settings."""
-    env = {k: v for k, v in os.environ.items() if k not in (*LAB_VARIABLES, "PYTHONUNBUFFERED")}
-    env.update({k: str(v) for k, v in settings.items()})
+    """This process's environment without the lab's variables, plus settings. Output is
+    unbuffered, as the Dockerfile sets it (ENV PYTHONUNBUFFERED=1): the tests read it
+    through pipes while the scripts run."""
+    env = {k: v for k, v in os.environ.items() if k not in LAB_VARIABLES}
+    env.update({k: str(v) for k, v in settings.items()}, PYTHONUNBUFFERED="1")
     return env
 
 
@@ -129,6 +140,18 @@ def in_private_network(shell_script, timeout=60, cwd=ROOT, **settings):
          "ip link set lo up\n" + shell_script],
         env=lab_environment(PYTHON=PYTHON, **settings), cwd=cwd,
         capture_output=True, timeout=timeout, encoding="utf-8")
+
+
+def mermaid_check(*paths):
+    """Parse the Mermaid diagrams in these Markdown files with Mermaid 11 (what GitHub
+    renders), when MERMAID_CHECK names a command that does (CI sets it to
+    `node .ci/mermaid/check.mjs`); return (exit code, output), or None when it is unset."""
+    command = os.environ.get("MERMAID_CHECK")
+    if not command:
+        return None
+    done = subprocess.run([*command.split(), *map(str, paths)], capture_output=True,
+                          encoding="utf-8", timeout=120, cwd=ROOT)
+    return done.returncode, done.stdout + done.stderr
 
 
 def wait_until(condition, timeout, what):

@@ -16,7 +16,7 @@ import time
 import unittest
 from pathlib import Path
 
-from support import (ADDRESS, PYTHON, ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, free_port,
+from support import (ADDRESS, PYTHON, ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, exercise, free_port,
                      in_private_network, private_network_available, run, start_server)
 
 SCRIPTS = ("tcp_server_docker.py", "tcp_client_docker.py",
@@ -89,14 +89,6 @@ class HandoutOutput(unittest.TestCase):
         self.assertEqual(run("udp_client_docker.py", SERVER_PORT=udp_port, MESSAGE=message),
                          (0, udp_client_lines(udp_port, message.encode()), []))
 
-    def test_lines_arrive_through_a_pipe_while_the_server_runs(self):
-        # Python buffers a pipe's output unless told otherwise; the support module
-        # removes PYTHONUNBUFFERED, so the scripts must ask for line buffering themselves.
-        for start in (tcp_server, udp_server):
-            with self.subTest(start.__name__):
-                _, server = start(self)  # returns once the "Waiting..." line came through
-                self.assertIsNone(server.process.poll())
-
 
 class StartOrder(unittest.TestCase):
     """A client started before its server waits for it; with no server it gives up clearly."""
@@ -119,18 +111,55 @@ class StartOrder(unittest.TestCase):
         self.assertEqual(client.wait(timeout=15), 0)
         self.assertEqual(client.lines[-3:], udp_client_lines(port)[-3:])
 
+
+class TenSecondWaits(unittest.TestCase):
+    """The promises that take 10 seconds to see: a silent client is dropped, and clients
+    with no server give up. All start at once, in setUpClass, so the wait is paid once;
+    each test checks its own."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.port = free_port()
+        cls.server = Script("tcp_server_docker.py", LISTEN_HOST="127.0.0.1", LISTEN_PORT=cls.port)
+        cls.addClassCleanup(cls.server.stop)
+        cls.server.wait_for(r"Waiting for a connection\.\.\.")
+        cls.silent = socket.create_connection(("127.0.0.1", cls.port), timeout=5)
+        cls.addClassCleanup(cls.silent.close)
+        cls.server.wait_for(r"Connection from .*")
+        cls.connected = time.monotonic()
+        # Exercise 3: no server at all. Exercise 6: a server, but on another port.
+        cls.ports = free_port(), free_port(UDP), free_port()
+        cls.clients = [Script(script, SERVER_PORT=port) for script, port in zip(
+            ("tcp_client_docker.py", "udp_client_docker.py", "tcp_client_docker.py"), cls.ports)]
+        for client in cls.clients:
+            cls.addClassCleanup(client.stop)
+
+    def test_silent_tcp_client_is_dropped_after_the_idle_timeout(self):
+        self.server.wait_for(r"Dropped the client: timed out", timeout=IDLE_TIMEOUT + 5)
+        self.assertGreater(time.monotonic() - self.connected, IDLE_TIMEOUT - 1)
+        self.assertEqual(self.silent.recv(16), b"")  # the server closed its side
+        code, out, err = run("tcp_client_docker.py", SERVER_PORT=self.port)  # the next one is served
+        self.assertEqual((code, out[-1], err), (0, "closing socket", []))
+
+    @exercise(3, 6)
     def test_clients_with_no_server_give_up_with_one_line(self):
-        tcp_port, udp_port = free_port(), free_port(UDP)
-        tcp = Script("tcp_client_docker.py", SERVER_PORT=tcp_port)
-        udp = Script("udp_client_docker.py", SERVER_PORT=udp_port)
-        for client in (tcp, udp):
-            self.addCleanup(client.stop)
-        # "about 10 s": 15 s bounds the wait, and an overrun fails the test.
-        self.assertEqual((tcp.wait(timeout=15), udp.wait(timeout=15)), (1, 1))
-        self.assertEqual(tcp.errors, [f"Error: no TCP server is listening on localhost port {tcp_port}"])
+        """They give up after about 10 s (15 s bound the wait)."""
+        tcp, udp, wrong = self.clients
+        tcp_port, udp_port, wrong_port = self.ports
+        self.assertEqual((tcp.wait(timeout=15), udp.wait(timeout=15), wrong.wait(timeout=15)), (1, 1, 1))
+        # TCP is refused at once, every time (RST), and retries; UDP hears nothing at all.
+        for client, port in ((tcp, tcp_port), (wrong, wrong_port)):
+            self.assertEqual((client.lines, client.errors), (
+                [f"Connecting to localhost port {port}"],
+                [f"Error: no TCP server is listening on localhost port {port}"]))
+        sending = f"Sending {UDP_MESSAGE!r} to localhost:{udp_port}"
+        self.assertEqual(udp.lines, [sending, "Waiting to receive...", "No reply within 1 s"] * 10
+                         + ["Closing socket"])
         self.assertEqual(udp.errors, [f"Error: no reply from localhost:{udp_port} after 10 tries; "
                                       "is the UDP server running?"])
-        self.assertEqual(udp.lines.count("No reply within 1 s"), 10)
+        # SERVER_PORT=abc: a setting that is not a port stops the client before it sends.
+        self.assertEqual(run("tcp_client_docker.py", SERVER_PORT="abc"), (1, [], [
+            "Error: SERVER_PORT must be a number from 1 to 65535, not 'abc'"]))
 
 
 def fake_tcp_server(test, reply):
@@ -145,7 +174,10 @@ def fake_tcp_server(test, reply):
             connection.settimeout(10)
             received = b""
             while len(received) < len(TCP_MESSAGE):
-                received += connection.recv(4096)
+                data = connection.recv(4096)
+                if not data:  # the client hung up early: nothing to answer
+                    return
+                received += data
             connection.sendall(reply(received))
 
     thread = threading.Thread(target=serve, daemon=True)
@@ -281,17 +313,6 @@ class MisbehavingClients(unittest.TestCase):
         self.assertEqual(echo, garbage)
         self.assert_next_client_is_served("tcp_client_docker.py", port)
 
-    def test_silent_tcp_client_is_dropped_after_the_idle_timeout(self):
-        port, server = tcp_server(self)
-        silent = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.addCleanup(silent.close)
-        server.wait_for(r"Connection from .*")
-        connected = time.monotonic()
-        server.wait_for(r"Dropped the client: timed out", timeout=IDLE_TIMEOUT + 5)
-        self.assertGreater(time.monotonic() - connected, IDLE_TIMEOUT - 1)
-        self.assertEqual(silent.recv(16), b"")  # the server closed its side
-        self.assert_next_client_is_served("tcp_client_docker.py", port)
-
     def test_udp_garbage_and_a_client_that_leaves_before_the_echo(self):
         port, server = udp_server(self)
         garbage = bytes(range(256)) * 3
@@ -306,7 +327,8 @@ class MisbehavingClients(unittest.TestCase):
 
 
 class Stopping(unittest.TestCase):
-    """Ctrl-C (SIGINT) and SIGTERM end a server within a second: closing line, exit 0."""
+    """Ctrl-C (SIGINT, also what Docker sends: the Dockerfile's STOPSIGNAL) ends a server
+    within a second: closing line, exit 0."""
 
     SERVERS = ((tcp_server, "TCP"), (udp_server, "UDP"))
 
@@ -315,25 +337,25 @@ class Stopping(unittest.TestCase):
         self.assertEqual(server.wait(timeout=2), 0)
         self.assertEqual((server.lines[-1], server.errors), (f"Stopping {name} server", []))
 
-    def test_sigint_and_sigterm(self):
+    def test_ctrl_c(self):
         for start, name in self.SERVERS:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                with self.subTest(name=name, signal=signum.name):
-                    _, server = start(self)
-                    self.assert_stops(server, name, signum)
+            with self.subTest(name=name):
+                _, server = start(self)
+                self.assert_stops(server, name, signal.SIGINT)
 
     def test_tcp_server_stopped_mid_conversation_restarts_at_once_on_the_same_port(self):
         port, server = tcp_server(self)
         client = socket.create_connection(("127.0.0.1", port), timeout=5)
         self.addCleanup(client.close)
         server.wait_for(r"Connection from .*")
-        self.assert_stops(server, "TCP", signal.SIGTERM)  # the server closes first: TIME_WAIT
+        self.assert_stops(server, "TCP", signal.SIGINT)  # the server closes first: TIME_WAIT
         start_server(self, "tcp_server_docker.py", LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
         self.assertEqual(run("tcp_client_docker.py", SERVER_PORT=port)[0], 0)
 
     @unittest.skipUnless(private_network_available(), "needs Linux namespaces (unshare)")
-    def test_server_that_is_pid_1_still_stops_on_sigterm(self):
-        # As in a container: the kernel gives PID 1 only the signals it has a handler for.
+    def test_server_that_is_pid_1_still_stops_on_sigint(self):
+        # As in a container: the kernel gives PID 1 only the signals it has a handler
+        # for, and Python has one for SIGINT, the Dockerfile's STOPSIGNAL.
         for name, kind in (("TCP", socket.SOCK_STREAM), ("UDP", UDP)):
             with self.subTest(name):
                 script = f"{name.lower()}_server_docker.py"
@@ -347,7 +369,7 @@ class Stopping(unittest.TestCase):
                 server_pid = int(children.read_text().split()[0])
                 status = Path(f"/proc/{server_pid}/status").read_text()
                 self.assertRegex(status, r"NSpid:\s+\d+\s+1\n")  # it really is PID 1 in there
-                os.kill(server_pid, signal.SIGTERM)
+                os.kill(server_pid, signal.SIGINT)
                 self.assertEqual(wrapper.wait(timeout=2), 0)
                 self.assertEqual(wrapper.lines[-1], f"Stopping {name} server")
 

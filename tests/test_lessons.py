@@ -10,17 +10,21 @@ import ast
 import re
 import signal
 import socket
+import time
 import tempfile
 import unittest
 from pathlib import Path
 
-from support import (ROOT, TCP_MESSAGE, exercise, free_port, in_private_network,
-                     private_network_available, run, start_server)
+from support import (ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, exercise, free_port, in_private_network,
+                     private_network_available, run, start_in_private_network, start_server)
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 EXERCISES = README.split("\n## Exercises\n", 1)[1].split("\n## ", 1)[0]
 SILENT_CLIENT = re.search(r'`python3 -c "(import socket, time; s = socket\.create_connection[^"]*)"`',
                           EXERCISES).group(1)  # exercise 1's client that says nothing
+UDP = socket.SOCK_DGRAM
+IDLE_TIMEOUT = int(re.search(r"^IDLE_TIMEOUT = (\d+)", (ROOT / "tcp_server_docker.py").read_text(),
+                             re.MULTILINE).group(1))  # the README's 10 seconds
 needs_namespaces = unittest.skipUnless(private_network_available(),
                                        "needs Linux network namespaces (unshare, ip)")
 
@@ -32,6 +36,45 @@ wait_for() {  # wait_for TEXT FILE: at most 20 s
     until grep -q "$1" "$2"; do i=$((i + 1)); [ $i -le 200 ] || return 1; sleep 0.1; done
 }
 """
+
+
+# Two network namespaces joined by a veth pair: 192.0.2.1 (the server's machine, where the
+# script runs) and 192.0.2.2 (the client's), reached with on_the_other.
+TWO_MACHINES = WAIT_FOR + """
+        unshare --net sleep 60 & other=$!   # the second machine
+        i=0
+        while [ "$(readlink /proc/$other/ns/net)" = "$(readlink /proc/$$/ns/net)" ]; do
+            i=$((i + 1)); [ $i -le 100 ] || exit 1; sleep 0.05
+        done
+        ip link add eth0 type veth peer name eth0 netns $other
+        ip addr add 192.0.2.1/24 dev eth0 && ip link set eth0 up
+        nsenter -t $other -n sh -ec "ip addr add 192.0.2.2/24 dev eth0; ip link set eth0 up"
+        on_the_other() { nsenter -t $other -n env SERVER_HOST=192.0.2.1 "$@"; }
+"""
+
+
+def two_machines(listen_host, folder):
+    """Both servers on one machine, with LISTEN_HOST as given; both clients on the other.
+    Started, not waited for: the logs land in folder, as files named after the services."""
+    setting = f"LISTEN_HOST={listen_host}" if listen_host else ""
+    return start_in_private_network(TWO_MACHINES + f"""
+        {setting} "$PYTHON" {ROOT}/tcp_server_docker.py > tcp-server & servers=$!
+        {setting} "$PYTHON" {ROOT}/udp_server_docker.py > udp-server & servers="$servers $!"
+        wait_for "Waiting for a connection" tcp-server
+        wait_for "Waiting to receive" udp-server
+        on_the_other "$PYTHON" {ROOT}/tcp_client_docker.py > tcp-client 2>&1 & tcp=$!
+        on_the_other "$PYTHON" {ROOT}/udp_client_docker.py > udp-client 2>&1 & udp=$!
+        code=0; wait $tcp || code=$?; echo "tcp client: $code" >> tcp-client
+        code=0; wait $udp || code=$?; echo "udp client: $code" >> udp-client
+        kill $servers $other""", cwd=folder)
+
+
+def logs_of(test, started, folder):
+    """Wait (bounded) for a two-machine exchange to end; return the four logs."""
+    _, stderr = started.communicate(timeout=60)
+    test.assertEqual(started.returncode, 0, stderr)
+    return {name: Path(folder, name).read_text().splitlines()
+            for name in ("tcp-server", "udp-server", "tcp-client", "udp-client")}
 
 
 def exercise_text(number):
@@ -130,6 +173,15 @@ class ExercisesWithoutDocker(unittest.TestCase):
                   if line.startswith("Received: ")]
         self.assertEqual([len(chunk) for chunk in chunks], [4] * 22 + [3])  # "23 chunks"
         self.assertIn("The server now prints 23 chunks (22 of 4\n   bytes and one of 3)", exercise_text(5))
+        # wire/README.md's sample of one run: 14 segments of 4 bytes, 3 of 8 and 1 of 11 on
+        # the wire, 7 `received` lines. Possible: whole 4-byte chunks (the 3-byte one last)
+        # that add up to the 91 bytes, and a line count within what this test allows.
+        wire = " ".join((ROOT / "wire" / "README.md").read_text().split())
+        sample = re.search(r"In one run here: (\d+) segments of 4 bytes, (\d+) of 8 and (\d+) of 11, "
+                           r"and the client printed (\d+) `received` lines", wire)
+        fours, eights, elevens, lines = map(int, sample.groups())
+        self.assertEqual((4 * fours + 8 * eights + 11 * elevens, elevens), (91, 1))  # 11 = 4 + 4 + 3
+        self.assertTrue(6 <= lines <= 23)
 
 
 @needs_namespaces
@@ -162,53 +214,64 @@ class ExercisesOnTheLabsPorts(unittest.TestCase):
         return folder.name
 
 
-@needs_namespaces
-class TwoMachines(unittest.TestCase):
-    """README, "A server on one machine, the client on another": two network namespaces
-    joined by a veth pair, 192.0.2.1 (the server's machine) and 192.0.2.2 (the client's)."""
+class TenSecondWaits(unittest.TestCase):
+    """The promises that take 10 seconds to see: a silent client is dropped (the README's
+    IDLE_TIMEOUT, at its real length), clients with no server give up, and a server on
+    127.0.0.1 cannot be reached from another machine. All start at once, in setUpClass,
+    so the wait is paid once; each test checks its own."""
 
-    SETUP = WAIT_FOR + """
-        unshare --net sleep 60 & other=$!   # the second machine
-        i=0
-        while [ "$(readlink /proc/$other/ns/net)" = "$(readlink /proc/$$/ns/net)" ]; do
-            i=$((i + 1)); [ $i -le 100 ] || exit 1; sleep 0.05
-        done
-        ip link add eth0 type veth peer name eth0 netns $other
-        ip addr add 192.0.2.1/24 dev eth0 && ip link set eth0 up
-        nsenter -t $other -n sh -ec "ip addr add 192.0.2.2/24 dev eth0; ip link set eth0 up"
-        on_the_other() { nsenter -t $other -n env SERVER_HOST=192.0.2.1 "$@"; }
-    """
+    @classmethod
+    def setUpClass(cls):
+        cls.port = free_port()
+        cls.server = Script("tcp_server_docker.py", LISTEN_HOST="127.0.0.1", LISTEN_PORT=cls.port)
+        cls.addClassCleanup(cls.server.stop)
+        cls.server.wait_for(r"Waiting for a connection\.\.\.")
+        cls.silent = socket.create_connection(("127.0.0.1", cls.port), timeout=5)
+        cls.addClassCleanup(cls.silent.close)
+        cls.server.wait_for(r"Connection from .*")
+        cls.connected = time.monotonic()
+        # Exercise 3: no server at all. Exercise 6: a server, but on another port.
+        cls.ports = free_port(), free_port(UDP), free_port()
+        cls.clients = [Script(script, SERVER_PORT=port) for script, port in zip(
+            ("tcp_client_docker.py", "udp_client_docker.py", "tcp_client_docker.py"), cls.ports)]
+        for client in cls.clients:
+            cls.addClassCleanup(client.stop)
+        if private_network_available():
+            cls.folder = tempfile.TemporaryDirectory()
+            cls.addClassCleanup(cls.folder.cleanup)
+            cls.two_machines = two_machines("127.0.0.1", cls.folder.name)
+            cls.addClassCleanup(cls.two_machines.kill)
 
-    def exchange(self, listen_host):
-        """Both servers here, with LISTEN_HOST as given; both clients on the other machine."""
-        folder = tempfile.TemporaryDirectory()
-        self.addCleanup(folder.cleanup)
-        setting = f"LISTEN_HOST={listen_host}" if listen_host else ""
-        done = in_private_network(self.SETUP + f"""
-            {setting} "$PYTHON" {ROOT}/tcp_server_docker.py > tcp-server & servers=$!
-            {setting} "$PYTHON" {ROOT}/udp_server_docker.py > udp-server & servers="$servers $!"
-            wait_for "Waiting for a connection" tcp-server
-            wait_for "Waiting to receive" udp-server
-            on_the_other "$PYTHON" {ROOT}/tcp_client_docker.py > tcp-client 2>&1 & tcp=$!
-            on_the_other "$PYTHON" {ROOT}/udp_client_docker.py > udp-client 2>&1 & udp=$!
-            code=0; wait $tcp || code=$?; echo "tcp client: $code" >> tcp-client
-            code=0; wait $udp || code=$?; echo "udp client: $code" >> udp-client
-            kill $servers $other""", cwd=folder.name, timeout=60)
-        self.assertEqual(done.returncode, 0, done.stderr)
-        return {name: Path(folder.name, name).read_text().splitlines()
-                for name in ("tcp-server", "udp-server", "tcp-client", "udp-client")}
+    def test_silent_tcp_client_is_dropped_after_the_idle_timeout(self):
+        self.server.wait_for(r"Dropped the client: timed out", timeout=IDLE_TIMEOUT + 5)
+        self.assertGreater(time.monotonic() - self.connected, IDLE_TIMEOUT - 1)
+        self.assertEqual(self.silent.recv(16), b"")  # the server closed its side
+        code, out, err = run("tcp_client_docker.py", SERVER_PORT=self.port)  # the next one is served
+        self.assertEqual((code, out[-1], err), (0, "closing socket", []))
 
-    def test_clients_reach_servers_on_another_machine_by_its_address(self):
-        logs = self.exchange(None)  # the default, 0.0.0.0: every interface
-        self.assertEqual(logs["tcp-client"][0], "Connecting to 192.0.2.1 port 10000")
-        self.assertEqual(logs["tcp-client"][-2:], ["closing socket", "tcp client: 0"])
-        self.assertEqual(logs["udp-client"][-2:], ["Closing socket", "udp client: 0"])
-        self.assertEqual(logs["udp-client"][2], "Received 48 bytes from ('192.0.2.1', 10001)")
-        self.assertRegex(logs["tcp-server"][2], r"^Connection from \('192\.0\.2\.2', \d+\)$")
-        self.assertRegex(logs["udp-server"][2], r"^Received 48 bytes from \('192\.0\.2\.2', \d+\)$")
+    @exercise(3, 6)
+    def test_clients_with_no_server_give_up_with_one_line(self):
+        """They give up after about 10 s (15 s bound the wait)."""
+        tcp, udp, wrong = self.clients
+        tcp_port, udp_port, wrong_port = self.ports
+        self.assertEqual((tcp.wait(timeout=15), udp.wait(timeout=15), wrong.wait(timeout=15)), (1, 1, 1))
+        # TCP is refused at once, every time (RST), and retries; UDP hears nothing at all.
+        for client, port in ((tcp, tcp_port), (wrong, wrong_port)):
+            self.assertEqual((client.lines, client.errors), (
+                [f"Connecting to localhost port {port}"],
+                [f"Error: no TCP server is listening on localhost port {port}"]))
+        sending = f"Sending {UDP_MESSAGE!r} to localhost:{udp_port}"
+        self.assertEqual(udp.lines, [sending, "Waiting to receive...", "No reply within 1 s"] * 10
+                         + ["Closing socket"])
+        self.assertEqual(udp.errors, [f"Error: no reply from localhost:{udp_port} after 10 tries; "
+                                      "is the UDP server running?"])
+        # SERVER_PORT=abc: a setting that is not a port stops the client before it sends.
+        self.assertEqual(run("tcp_client_docker.py", SERVER_PORT="abc"), (1, [], [
+            "Error: SERVER_PORT must be a number from 1 to 65535, not 'abc'"]))
 
+    @needs_namespaces
     def test_listen_host_127_0_0_1_is_this_computer_only(self):
-        logs = self.exchange("127.0.0.1")
+        logs = logs_of(self, self.two_machines, self.folder.name)
         self.assertEqual(logs["tcp-client"][-2:], [
             "Error: no TCP server is listening on 192.0.2.1 port 10000", "tcp client: 1"])
         self.assertEqual(logs["udp-client"][-3:], [
@@ -217,6 +280,23 @@ class TwoMachines(unittest.TestCase):
             "udp client: 1"])
         for server in ("tcp-server", "udp-server"):
             self.assertEqual(len(logs[server]), 2, logs[server])  # started, and nobody came
+
+
+@needs_namespaces
+class TwoMachines(unittest.TestCase):
+    """README, "A server on one machine, the client on another" (LISTEN_HOST=127.0.0.1,
+    which takes 10 seconds to see, is in TenSecondWaits)."""
+
+    def test_clients_reach_servers_on_another_machine_by_its_address(self):
+        folder = tempfile.TemporaryDirectory()
+        self.addCleanup(folder.cleanup)
+        logs = logs_of(self, two_machines(None, folder.name), folder.name)  # default: 0.0.0.0
+        self.assertEqual(logs["tcp-client"][0], "Connecting to 192.0.2.1 port 10000")
+        self.assertEqual(logs["tcp-client"][-2:], ["closing socket", "tcp client: 0"])
+        self.assertEqual(logs["udp-client"][-2:], ["Closing socket", "udp client: 0"])
+        self.assertEqual(logs["udp-client"][2], "Received 48 bytes from ('192.0.2.1', 10001)")
+        self.assertRegex(logs["tcp-server"][2], r"^Connection from \('192\.0\.2\.2', \d+\)$")
+        self.assertRegex(logs["udp-server"][2], r"^Received 48 bytes from \('192\.0\.2\.2', \d+\)$")
 
 
 if __name__ == "__main__":

@@ -154,6 +154,14 @@ def mermaid_check(*paths):
     return done.returncode, done.stdout + done.stderr
 
 
+def start_in_private_network(shell_script, cwd=ROOT, **settings):
+    """in_private_network, started in the background: return the process."""
+    return subprocess.Popen(
+        ["unshare", "--map-root-user", "--net", "--mount", "sh", "-ec", "ip link set lo up\n" + shell_script],
+        env=lab_environment(PYTHON=PYTHON, **settings), cwd=cwd, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, encoding="utf-8")
+
+
 def wait_until(condition, timeout, what):
     """Poll condition() until it returns something true; fail after timeout seconds."""
     deadline = time.monotonic() + timeout

@@ -101,25 +101,24 @@ def label_tcp(p, flow):
     tcp, sender = p.ip.data, ends(p.ip)[0]
     base = flow.setdefault(sender, tcp.seq - (0 if tcp.flags & SYN else 1))
     peer = flow.get(ends(p.ip)[1], tcp.ack - 1)
+    start = (tcp.seq - base) % 2**32  # byte numbers count from 1, as Wireshark's
     words = []
     if tcp.flags & SYN:
         words.append("SYN-ACK" if tcp.flags & ACK else "SYN")
     if tcp.data:
-        start = tcp.seq - base
         words.append(f"data, bytes {start}-{start + len(tcp.data) - 1}")
     if tcp.flags & FIN:
         words.append("FIN")
     if tcp.flags & RST:
         words.append("RST")
     if not words:
-        words.append(f"ACK {tcp.ack - peer}")
+        words.append(f"ACK {(tcp.ack - peer) % 2**32}")
     # The sequence numbers this segment takes: a copy of any of them is a
     # segment sent again, by the sender's kernel.
-    size = len(tcp.data) + bool(tcp.flags & SYN) + bool(tcp.flags & FIN)
-    taken = range(tcp.seq - base, tcp.seq - base + size)
+    end = start + len(tcp.data) + bool(tcp.flags & SYN) + bool(tcp.flags & FIN)
     sent = flow.setdefault((sender, "sent"), [])
-    earlier = [time for numbers, time in sent if set(numbers) & set(taken)]
-    sent.append((taken, p.time))
+    earlier = [time for first, last, time in sent if max(first, start) < min(last, end)]
+    sent.append((start, end, p.time))
     return ", ".join(words), min(earlier, default=None)
 
 

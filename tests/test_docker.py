@@ -715,40 +715,36 @@ class WireTests(Lab):
         for name, content in saved.items():
             (captures / name).write_bytes(content)
 
-        # A later run with the loss and without the capture: its drop log is newer.
-        self.compose("down", "--timeout", "2", **options)
-        loss_only = {**options, "files": ["wire/loss.yml"]}
-        self.up("tcp-server", "tcp-client", **loss_only)
-        self.assertEqual(self.wait_for_clients("tcp-client"), [0])
+        # A drop log from a later run than the capture: another connection's drops (the UDP
+        # client's), an hour later. dpkt, in the wire image, writes it.
+        later = ("import dpkt\n"
+                 "packets = list(dpkt.pcap.Reader(open('/c/udp-lost.pcap', 'rb')))\n"
+                 "later = dpkt.pcap.Writer(open('/c/tcp-lost.pcap', 'wb'), linktype=228)\n"  # raw IPv4
+                 "for time, packet in packets:\n"
+                 "    later.writepkt(packet, time + 3600)\n")
+        code, _, err = docker("run", "--rm", "-v", f"{captures}:/c", "--user", f"{os.getuid()}",
+                              "socket-lab-wire", "/usr/bin/python3", "-c", later)
+        self.assertEqual(code, 0, err)
         done = self.draw(folder, os.getuid(), check=False)
         self.assertEqual(done.returncode, 1)
         self.assertIn("Error: wire/captures/tcp.pcap is older than tcp-lost.pcap: run the loss "
                       "with the capture, then draw again", done.stderr.splitlines())
 
-        # Restarted while the lab runs, tcp-loss loads its table again: the same one.
-        def table():
-            code, out, _ = docker("exec", self.containers("tcp-loss")[0],
-                                  "nft", "list", "table", "ip", "socket_lab_loss")
-            return code == 0 and out
+        # Started again beside the running server, tcp-loss loads its table again: the same
+        # table, not a second set of rules beside the first.
+        def listening():
+            return sum("listening on nflog" in line for line in self.service_log("tcp-loss", 2))
 
-        self.assertRegex(table(), r"counter packets [1-9]")  # the first load has dropped some
-        self.compose("restart", "tcp-loss", **loss_only)
-        rules = wait_until(lambda: "counter packets 0 " in (table() or "") and table(), 30,
-                           "the rules loaded again")
+        self.assertEqual(listening(), 1)
+        self.compose("restart", "tcp-loss", **options)
+        wait_until(lambda: listening() == 2, 30, "the rules loaded again")  # they are, before it listens
+        code, rules, err = docker("exec", self.containers("tcp-loss")[0],
+                                  "nft", "list", "table", "ip", "socket_lab_loss")
+        self.assertEqual(code, 0, err)
         self.assertEqual((rules.count(" drop"), rules.count("jump lose")), (1, 2), rules)
 
     def test_a_bad_loss_setting_stops_everything_with_one_line(self):
-        # Every bad value, checked by loss.sh itself in the wire image ...
-        for variable, value, limits in (("LOSS_PERCENT", "abc", "0 to 100"),
-                                        ("LOSS_PERCENT", "-1", "0 to 100"),
-                                        ("LOSS_PERCENT", "101", "0 to 100"),
-                                        ("LOSS_EVERY", "0", "1 to 100")):
-            with self.subTest(variable=variable, value=value):
-                code, out, err = docker("run", "--rm", "-e", f"{variable}={value}", "socket-lab-wire",
-                                        "loss.sh", "check")
-                self.assertEqual((code, out, err.splitlines()), (1, "", [
-                    f"Error: {variable} must be a whole number from {limits}, not '{value}'"]))
-        # ... and one of them as the README runs it: nothing but loss-settings starts.
+        # A bad value as the README runs it: nothing but loss-settings starts ...
         line = "Error: LOSS_PERCENT must be a whole number from 0 to 100, not '150'"
         options = {"files": ["wire/loss.yml"], "settings": {"LOSS_PERCENT": "150", "LOSS_EVERY": ""}}
         self.addCleanup(self.compose, "down", "--timeout", "2", check=False, **options)
@@ -768,6 +764,16 @@ class WireTests(Lab):
             services[service] = not started.startswith("0001-")
         self.assertEqual({name for name, ran in services.items() if ran}, {"loss-settings"})
         self.assertEqual(self.containers(status="running"), [])
+        # ... and every bad value, checked by loss.sh itself in the wire image.
+        for variable, value, limits in (("LOSS_PERCENT", "abc", "0 to 100"),
+                                        ("LOSS_PERCENT", "-1", "0 to 100"),
+                                        ("LOSS_PERCENT", "101", "0 to 100"),
+                                        ("LOSS_EVERY", "0", "1 to 100")):
+            with self.subTest(variable=variable, value=value):
+                code, out, err = docker("run", "--rm", "-e", f"{variable}={value}", "socket-lab-wire",
+                                        "loss.sh", "check")
+                self.assertEqual((code, out, err.splitlines()), (1, "", [
+                    f"Error: {variable} must be a whole number from {limits}, not '{value}'"]))
 
 
 class DockerExercises(Lab):

@@ -150,6 +150,8 @@ def ladder(protocol, packets):
         here, there = ends(p.ip)
         key = frozenset((here, there))
         if key not in flows:  # a new connection: its own header
+            # What its labels remember: which end is the client, each side's
+            # first sequence number, and what each side has sent so far.
             flows[key] = {"client": here}
             who = f"{here[0]}:{here[1]} to {there[0]}:{there[1]}"
             title = f"{'connection' if protocol == 'tcp' else 'client'}" \

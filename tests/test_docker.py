@@ -25,9 +25,11 @@ from support import (ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, compose_commands, d
 
 REQUIRED = os.environ.get("REQUIRE_DOCKER") == "1"
 COMPOSE = compose_commands() if docker_engine_answers() else {}
-# LAB_COMPOSE=v2 or LAB_COMPOSE=legacy: only that flavour (CI runs each as a step of its own).
+# LAB_COMPOSE=v2 or LAB_COMPOSE=legacy: only that flavour (CI runs each as a step of its
+# own); LAB_COMPOSE=podman: none of them (test_podman.py runs instead).
 ONLY = {"v2": "Compose v2", "legacy": "legacy"}.get(os.environ.get("LAB_COMPOSE", ""))
-WANTED = [ONLY] if ONLY else ["Compose v2", "legacy"]
+WANTED = ([ONLY] if ONLY else [] if os.environ.get("LAB_COMPOSE") == "podman"
+          else ["Compose v2", "legacy"])
 LAB_NAMES = ("tcp-server", "udp-server")  # the fixed names of docker-compose.yml
 NETWORK = "socket-network"
 ADDRESS = r"\('\d+\.\d+\.\d+\.\d+', \d+\)"  # a container's (host, port)
@@ -156,6 +158,8 @@ def existing_lab():
 
 
 def setUpModule():
+    if not WANTED:
+        raise unittest.SkipTest("LAB_COMPOSE=podman")
     if not COMPOSE or (REQUIRED and not set(WANTED) <= set(COMPOSE)):
         reason = ("no Docker engine answers `docker info`" if not docker_engine_answers()
                   else f"Compose flavours found: {sorted(COMPOSE) or 'none'}")

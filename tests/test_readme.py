@@ -62,7 +62,8 @@ def compose_services(name="docker-compose.yml"):
 
 
 def compose_commands():
-    """Every `docker compose ...` or `docker-compose ...` the READMEs show, as a list of words."""
+    """Every `docker compose ...`, `docker-compose ...` or `podman-compose ...` the READMEs
+    show, as a list of words."""
     texts = [line for block in blocks(r"(?:bash|powershell|bat)") for line in block.splitlines()]
     for doc in DOCS.values():
         prose = re.sub(r"^ *```.*?^ *```$", "", doc, flags=re.MULTILINE | re.DOTALL)
@@ -70,7 +71,8 @@ def compose_commands():
     commands = []
     for text in texts:
         text = text.split("#")[0]
-        found = re.match(r"\s*(?:[A-Z_]+=\S+ )*docker(?: compose|-compose)(?=\s|$)(.*)", text)
+        found = re.match(r"\s*(?:[A-Z_]+=\S+ )*(?:docker(?: compose|-compose)|podman-compose)(?=\s|$)(.*)",
+                         text)
         if found and found.group(1).split():  # not a bare mention of the program
             commands.append(found.group(1).split())
     return commands
@@ -138,7 +140,7 @@ class Commands(unittest.TestCase):
         for words in commands:
             with self.subTest(command=" ".join(words)):
                 files, command, named = parse(words)
-                self.assertIn(command, {"up", "down", "logs", "stop", "run", "ps", "config"})
+                self.assertIn(command, {"up", "down", "logs", "stop", "run", "ps", "config", "version"})
                 self.assertLessEqual(set(files), set(COMPOSE_FILES))
                 services = set().union(*(compose_services(name) for name in files))
                 self.assertLessEqual(set(named), services)

@@ -9,6 +9,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -215,6 +216,24 @@ class PodmanTests(PodmanLab):
         self.assertEqual(self.state("tcp-server"), ("exited", "0"))
         self.assertEqual(self.log("tcp-server")[-1], "Stopping TCP server")
         self.check_down_leaves_nothing()
+
+    def test_ctrl_c_on_an_attached_up(self):
+        """Ctrl-C in the terminal of `podman-compose up --build`: the terminal sends SIGINT to
+        every process of the command, and both servers stop at once, cleanly."""
+        self.addCleanup(self.compose, "down", "-t", "1", check=False)
+        attached = subprocess.Popen([*self.prefix, PODMAN_COMPOSE, "-p", self.project, "up", "--build"],
+                                    cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    start_new_session=True)
+        self.addCleanup(attached.wait, 10)
+        self.addCleanup(lambda: attached.poll() is not None or os.killpg(attached.pid, signal.SIGKILL))
+        self.assertEqual(self.wait_for_clients("tcp-client", "udp-client"), [0, 0])
+        started = time.monotonic()
+        os.killpg(attached.pid, signal.SIGINT)
+        attached.wait(timeout=docker_tests.SLOW_STOP * 2)
+        self.assertLess(time.monotonic() - started, docker_tests.SLOW_STOP / 2)
+        for name, closing in (("tcp-server", "Stopping TCP server"), ("udp-server", "Stopping UDP server")):
+            self.assertEqual(self.state(name), ("exited", "0"))
+            self.assertEqual(self.log(name)[-1], closing)
 
     def test_only_tcp_and_only_udp(self):
         for pair in (("tcp-server", "tcp-client"), ("udp-server", "udp-client")):

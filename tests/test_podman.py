@@ -306,7 +306,7 @@ class PodmanTests(PodmanLab):
         no_systemd = "unable to get systemd connection to add healthchecks"
         if not os.path.isdir("/run/systemd/system") and not self.ROOTLESS:
             self.assertIn(no_systemd, said)
-        self.assertIn(f"Without systemd, Podman prints `{no_systemd}`", text)
+        self.assertIn(f"Without systemd, rootful Podman prints `{no_systemd}`", text)
 
     def stop_captures(self, options):
         wait_until(lambda: any("Flags [F" in line and ".10000 > " in line

@@ -186,6 +186,20 @@ def docker_engine_answers():
         return False
 
 
+def compose(command, *args, files=(), folder=ROOT, settings=None, timeout=120, check=True):  # noqa: PLR0913
+    """Run a Compose program (`command`: its words, with the project's name) on the lab in
+    `folder`, with extra compose `files` and `settings` (environment variables, as a student
+    sets them in front of the command). A failure fails the test, unless check=False."""
+    files = [word for name in files for word in ("-f", name)]
+    if files:
+        files = ["-f", "docker-compose.yml", *files]
+    done = subprocess.run([*command, *files, *args], cwd=folder, env={**os.environ, **(settings or {})},
+                          capture_output=True, encoding="utf-8", timeout=timeout)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{command[0]} {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return done
+
+
 def compose_commands():
     """The Compose flavours installed here: {name: command}."""
     found = {}

@@ -20,7 +20,7 @@ import time
 import unittest
 from pathlib import Path
 
-from support import (ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, compose_commands, docker,
+from support import (ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, compose, compose_commands, docker,
                      docker_engine_answers, exercise, mermaid_check, run, wait_until)
 
 REQUIRED = os.environ.get("REQUIRE_DOCKER") == "1"
@@ -199,18 +199,9 @@ class Lab:
             raise unittest.SkipTest(f"LAB_COMPOSE={os.environ['LAB_COMPOSE']}")
         cls.project = f"socketlabtest{os.getpid()}{cls.__name__.lower()}"
 
-    def compose(self, *args, files=(), folder=ROOT, settings=None, timeout=120, check=True):
-        """Run Compose on the lab in `folder`, with extra compose `files` and `settings`
-        (environment variables, as a student would set them in front of the command)."""
-        files = [word for name in files for word in ("-f", name)]
-        if files:
-            files = ["-f", "docker-compose.yml", *files]
-        done = subprocess.run([*COMPOSE[self.FLAVOUR], "-p", self.project, *files, *args], cwd=folder,
-                              env={**os.environ, **(settings or {})}, capture_output=True,
-                              encoding="utf-8", timeout=timeout)
-        if check and done.returncode != 0:
-            raise AssertionError(f"compose {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-        return done
+    def compose(self, *args, **options):
+        """Run Compose on the lab: support.compose, with this class's flavour and project."""
+        return compose([*COMPOSE[self.FLAVOUR], "-p", self.project], *args, **options)
 
     def up(self, *args, **options):
         """`up --build -d`, torn down with `down` when the test ends."""

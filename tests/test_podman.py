@@ -17,7 +17,7 @@ import types
 import unittest
 
 import test_docker as docker_tests
-from support import ROOT, TCP_MESSAGE, UDP_MESSAGE, run, wait_until
+from support import ROOT, TCP_MESSAGE, UDP_MESSAGE, compose, run, wait_until
 from test_docker import ADDRESS, LAB_NAMES, NETWORK, README, README_RUN, arrows, drawn_in_readme, packet
 
 REQUIRED = os.environ.get("REQUIRE_PODMAN") == "1"
@@ -113,19 +113,11 @@ class PodmanLab:
         os.chown(copy.parent, owner, owner)
         return copy, owner
 
-    def compose(self, *args, files=(), folder=None, settings=None, timeout=300, check=True):
-        """podman-compose on the lab in `folder` (the class's own by default), as the README's
-        commands run it."""
-        folder = folder or self.folder
-        files = [word for name in files for word in ("-f", name)]
-        if files:
-            files = ["-f", "docker-compose.yml", *files]
-        done = subprocess.run([*self.prefix, PODMAN_COMPOSE, "-p", self.project, *files, *args],
-                              cwd=folder, env={**os.environ, **(settings or {})}, capture_output=True,
-                              encoding="utf-8", timeout=timeout)
-        if check and done.returncode != 0:
-            raise AssertionError(f"podman-compose {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-        return done
+    def compose(self, *args, folder=None, timeout=300, **options):
+        """podman-compose on the lab in `folder` (the class's own by default), as this class's
+        user: support.compose, as the README's commands run it."""
+        return compose([*self.prefix, PODMAN_COMPOSE, "-p", self.project], *args,
+                       folder=folder or self.folder, timeout=timeout, **options)
 
     def up(self, *args, **options):
         """`up --build -d`, torn down with `down` when the test ends."""

@@ -788,6 +788,9 @@ class DockerExercises(Lab):
         options = {"files": ["wire/capture.yml"], "folder": folder}
         self.up("tcp-server", "tcp-capture", **options)
         wait_until(lambda: "Waiting for a connection..." in self.log("tcp-server"), 30, "tcp-server")
+        # Nothing waits for tcpdump here but the student, who types slower than it starts.
+        wait_until(lambda: any("listening on" in line for line in self.service_log("tcp-capture", 2)),
+                   20, "the capture listening")
         silent = wait_until(lambda: connect_or_none(("127.0.0.1", 10000)), 10, "the silent client")
         self.addCleanup(silent.close)
         wait_until(lambda: any(line.startswith("Connection from") for line in self.log("tcp-server")),

@@ -148,6 +148,12 @@ class PodmanLab:
                 for name, its in done.items() if its == service]
         return wait_until(exited, 90, f"clients {services} exiting")
 
+    def check_clients_succeed(self, *services):
+        """Both clients exited 0; if not, the failure shows what they printed."""
+        codes = self.wait_for_clients(*services)
+        said = {service: self.service_log(service) + self.service_log(service, 2) for service in services}
+        self.assertEqual(codes, [0] * len(services), said)
+
     def log(self, container, stream=1):
         code, out, err = self.podman("logs", container)
         self.assertEqual(code, 0, err)
@@ -187,7 +193,7 @@ class PodmanTests(PodmanLab):
     def test_lab_runs_as_the_handout_shows(self):
         started = time.monotonic()
         self.up()
-        self.assertEqual(self.wait_for_clients("tcp-client", "udp-client"), [0, 0])
+        self.check_clients_succeed("tcp-client", "udp-client")
         print(f"\n    up --build -d and both clients done: {time.monotonic() - started:.1f} s", end=" ")
         self.check_clients_print_the_handout()
         # From this computer, through the published ports (rootless: Podman's port forwarder).
@@ -218,7 +224,7 @@ class PodmanTests(PodmanLab):
                                     cwd=self.folder, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                     encoding="utf-8", start_new_session=True)
         self.addCleanup(lambda: attached.poll() is not None or os.killpg(attached.pid, signal.SIGKILL))
-        self.assertEqual(self.wait_for_clients("tcp-client", "udp-client"), [0, 0])
+        self.check_clients_succeed("tcp-client", "udp-client")
         started = time.monotonic()
         os.killpg(attached.pid, signal.SIGINT)
         shown, _ = attached.communicate(timeout=docker_tests.SLOW_STOP * 2)
@@ -236,7 +242,7 @@ class PodmanTests(PodmanLab):
         for pair in (("tcp-server", "tcp-client"), ("udp-server", "udp-client")):
             with self.subTest(pair):
                 self.up(*pair)
-                self.assertEqual(self.wait_for_clients(pair[1]), [0])
+                self.check_clients_succeed(pair[1])
                 self.assertEqual(sorted(self.containers().values()), sorted(pair))
                 self.check_down_leaves_nothing()
 
@@ -244,7 +250,7 @@ class PodmanTests(PodmanLab):
         folder, owner = self.lab_copy()
         options = {"files": ["wire/capture.yml"], "folder": folder}
         self.up(**options)
-        self.assertEqual(self.wait_for_clients("tcp-client", "udp-client"), [0, 0])
+        self.check_clients_succeed("tcp-client", "udp-client")
         self.stop_captures(options)
         for name in ("tcp.pcap", "udp.pcap"):  # yours, not root's
             info = (folder / "wire" / "captures" / name).stat()
@@ -270,7 +276,7 @@ class PodmanTests(PodmanLab):
                 options = {"files": files, "folder": folder, "settings": settings}
                 said = self.up(**options).stderr
                 self.check_the_warnings_the_readme_quotes(said, "tcp-loss")
-                self.assertEqual(self.wait_for_clients("tcp-client", "udp-client"), [0, 0])
+                self.check_clients_succeed("tcp-client", "udp-client")
                 # The drop logs name the packets the README's run lost: the rules were in
                 # place before the first packet.
                 for service in ("tcp-loss", "udp-loss"):

@@ -467,6 +467,29 @@ class WireTests(Lab):
             self.assertEqual(len(second), 20)
             self.assertEqual(len({port for _, port, _, _ in second} - {10000}), 1)
 
+    def test_a_client_sends_nothing_before_its_capture_listens(self):
+        """The clients wait for the capture themselves, whatever order an engine starts the
+        containers in: a TCP client started before its capture connects only once the
+        capture's port 9000 answers, and the capture begins with that client's SYN."""
+        folder = lab_copy(self, os.getuid())
+        options = {"files": ["wire/capture.yml"], "folder": folder}
+        self.up("tcp-server", **options)
+        self.compose("up", "-d", "--no-deps", "tcp-client", **options)
+        wait_until(lambda: self.containers("tcp-client", status="running"), 20, "the client started")
+        watched = time.monotonic() + 2
+        while time.monotonic() < watched:  # it waits, and the server sees nobody
+            self.assertEqual(self.log("tcp-server"), ["Starting TCP server on port 10000",
+                                                      "Waiting for a connection..."])
+            self.assertEqual(self.containers("tcp-client", status="exited"), [])
+            time.sleep(0.2)
+        self.compose("up", "-d", "--no-deps", "tcp-capture", **options)
+        self.assertEqual(self.wait_for_clients("tcp-client"), [0])
+        self.stop_captures(options)
+        tcp = [packet(line) for line in self.read_capture(folder, "tcp.pcap", os.getuid())]
+        self.assertEqual([(p.direction, p.flags) for p in tcp[:3]],
+                         [("to server", "S"), ("to client", "S."), ("to server", ".")])
+        self.assertEqual(len(tcp), 20)
+
     def test_capture_files_belong_to_whoever_owns_the_clone(self):
         self.assertNotRegex(self.compose("config", "--services").stdout, "capture|loss")  # opt-in
         # A clone of another user's (root's own is what the other wire tests use, as root).

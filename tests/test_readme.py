@@ -157,6 +157,22 @@ class Commands(unittest.TestCase):
         self.assertEqual((command, named), ("run", ["draw"]))
         self.assertNotIn("tcp-capture", compose_services())
 
+    def test_the_clients_wait_for_the_ports_the_wire_tools_open(self):
+        """capture.yml and loss.yml give the clients the same wait (either file may come
+        last), for the ports that capture.sh and loss.sh open and the READMEs name."""
+        waits = {}
+        for tool, variable, readme in (("capture", "CAPTURE_READY", "port 9000 of the server"),
+                                       ("loss", "LOSS_READY", "port 9001 of their server")):
+            text = (ROOT / "wire" / f"{tool}.yml").read_text()
+            waits[tool] = re.search(r"\n  entrypoint:\n(.*?)\n  environment:\n", text, re.S).group(1)
+            port = re.search(rf'\n    {variable}: "(\d+)"\n', text).group(1)
+            opens = rf"\nready\.sh {port} /proc/net/\S+ \d &\n"
+            self.assertRegex((ROOT / "wire" / f"{tool}.sh").read_text(), opens)
+            self.assertIn(readme, " ".join(WIRE.split()))
+        self.assertEqual(waits["capture"], waits["loss"])
+        self.assertIn("for port in $$CAPTURE_READY $$LOSS_READY; do", waits["capture"])
+        self.assertIn("port 9000 (the capture's) or 9001 (the loss's)", " ".join(README.split()))
+
     def test_docker_exec_names_a_server_container(self):
         containers = set(re.findall(r"container_name: ([a-z0-9-]+)", COMPOSE_FILE))
         execs = re.findall(r"docker exec -it ([a-z0-9-]+)", README)

@@ -9,6 +9,10 @@ set -eu
 owner=$(stat -c %u /captures)
 group=$(stat -c %g /captures)
 
+# Port 9000 answers once tcpdump's packet socket is open (a line of its own
+# below the header of /proc/net/packet); the clients wait for it.
+ready.sh 9000 /proc/net/packet 1 &
+
 # -n numbers, not names; -l and -U each line and each packet out at once;
 # --print show the packets while writing them; -Z root stay the user chosen
 # here (tcpdump started as root would switch to a user of its own).

@@ -47,6 +47,10 @@ table ip socket_lab_loss {
 }
 RULES
 
+# Port 9001 answers once the rules are in and tcpdump reads log group 1 (a line
+# in /proc/net/netfilter/nfnetlink_log); the clients wait for it.
+ready.sh 9001 /proc/net/netfilter/nfnetlink_log 0 &
+
 # Print each lost packet, and keep them in /captures/PROTOCOL-lost.pcap (as
 # plain IPv4 packets, -y IPV4) for draw.py. tcpdump runs as the owner of the
 # captures folder, as in capture.sh, keeping NET_ADMIN to read log group 1.

@@ -31,9 +31,11 @@ sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 # then send again.
 sock.settimeout(1)
 try:
+    # Look the name up once: every try below goes to the same address.
+    address = (socket.gethostbyname(host), port)
     for attempt in range(10):
         print(f"Sending {message!r} to {host}:{port}")
-        sock.sendto(message, (host, port))
+        sock.sendto(message, address)
         print("Waiting to receive...")
         try:
             # 65535 bytes: room for the largest datagram.

@@ -26,6 +26,7 @@ PODMAN_COMPOSE = os.environ.get("PODMAN_COMPOSE") or shutil.which("podman-compos
 PODMAN_SECTION = README.split("\n## Podman instead of Docker\n", 1)[1].split("\n## ", 1)[0]
 OLDEST = re.search(r"`podman-compose`, version (\d+)\.(\d+) or newer", " ".join(PODMAN_SECTION.split()))
 ROOTLESS_USER = os.environ.get("PODMAN_USER", "1234")
+VERSIONS = {}  # podman's and podman-compose's, as podman-compose reports them
 
 
 def rootless_user():
@@ -51,9 +52,9 @@ def setUpModule():
         raise unittest.SkipTest(f"{' and '.join(missing)} not installed: the Podman tests need both")
     versions = subprocess.run([PODMAN_COMPOSE, "version"], capture_output=True, encoding="utf-8",
                               timeout=60, cwd="/").stdout
-    podman = re.search(r"^podman version (\S+)", versions, re.MULTILINE).group(1)
+    VERSIONS["podman"] = re.search(r"^podman version (\S+)", versions, re.MULTILINE).group(1)
     found = re.search(r"^podman-compose version (\d+)\.(\d+)\S*", versions, re.MULTILINE)
-    print(f"\n{found.group(0)}, podman {podman}", end=" ")
+    print(f"\n{found.group(0)}, podman {VERSIONS['podman']}", end=" ")
     if tuple(map(int, found.groups())) < tuple(map(int, OLDEST.groups())):
         raise unittest.SkipTest(f"{found.group(0)} is older than the README's {'.'.join(OLDEST.groups())}")
 
@@ -273,7 +274,8 @@ class PodmanTests(PodmanLab):
         for files in (["wire/loss.yml"], ["wire/loss.yml", "wire/capture.yml"]):
             with self.subTest(files=files):
                 options = {"files": files, "folder": folder, "settings": settings}
-                self.up(**options)
+                said = self.up(**options).stderr
+                self.check_the_warnings_the_readme_quotes(said, "tcp-loss")
                 self.check_clients_succeed("tcp-client", "udp-client")
                 # The drop logs name the packets the README's run lost: the rules were in
                 # place before the first packet.
@@ -295,6 +297,19 @@ class PodmanTests(PodmanLab):
                     udp, (readme, _) = arrows(drawn["udp"]), drawn_in_readme("### One run, drawn", "udp")
                     self.assertEqual(udp, arrows(readme))
                 self.check_down_leaves_nothing(**options)
+
+    def check_the_warnings_the_readme_quotes(self, said, service):
+        """What podman-compose and Podman print about the healthchecks, where the README says."""
+        text = " ".join(PODMAN_SECTION.split())
+        ignored = (f"Ignored {service} condition check due to podman {VERSIONS['podman']} "
+                   "doesn't support healthy!")
+        major, minor = map(int, VERSIONS["podman"].split(".")[:2])
+        self.assertEqual(ignored in said, (major, minor) < (4, 6), said)
+        self.assertIn("`Ignored tcp-capture condition check due to podman ", text)
+        no_systemd = "unable to get systemd connection to add healthchecks"
+        if not os.path.isdir("/run/systemd/system") and not self.ROOTLESS:
+            self.assertIn(no_systemd, said)
+        self.assertIn(f"Without systemd, rootful Podman prints `{no_systemd}`", text)
 
     def stop_captures(self, options):
         wait_until(lambda: any("Flags [F" in line and ".10000 > " in line

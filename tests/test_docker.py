@@ -133,6 +133,21 @@ def lab_copy(test, owner):
     return Path(copy)
 
 
+def start_a_client_before_its_capture(test, options):
+    """Start tcp-server and a TCP client, but not the client's capture; watch for 2 s that
+    the client waits and the server sees nobody; then start the capture. For the Docker
+    and the Podman test classes alike."""
+    test.up("tcp-server", **options)
+    test.compose("up", "-d", "--no-deps", "tcp-client", **options)
+    wait_until(lambda: test.containers("tcp-client", status="running"), 30, "the client started")
+    watched = time.monotonic() + 2
+    while time.monotonic() < watched:
+        test.assertEqual(test.log("tcp-server"), server_lines("tcp-server", "")[:2])
+        test.assertFalse(test.containers("tcp-client", status="exited"))
+        time.sleep(0.2)
+    test.compose("up", "-d", "--no-deps", "tcp-capture", **options)
+
+
 def logged_at(line):
     """The time of a `docker logs --timestamps` line. Docker trims the nanoseconds'
     trailing zeros, so the stamps must be read as times, not compared as text."""
@@ -474,16 +489,7 @@ class WireTests(Lab):
         capture's port 9000 answers, and the capture begins with that client's SYN."""
         folder = lab_copy(self, os.getuid())
         options = {"files": ["wire/capture.yml"], "folder": folder}
-        self.up("tcp-server", **options)
-        self.compose("up", "-d", "--no-deps", "tcp-client", **options)
-        wait_until(lambda: self.containers("tcp-client", status="running"), 20, "the client started")
-        watched = time.monotonic() + 2
-        while time.monotonic() < watched:  # it waits, and the server sees nobody
-            self.assertEqual(self.log("tcp-server"), ["Starting TCP server on port 10000",
-                                                      "Waiting for a connection..."])
-            self.assertEqual(self.containers("tcp-client", status="exited"), [])
-            time.sleep(0.2)
-        self.compose("up", "-d", "--no-deps", "tcp-capture", **options)
+        start_a_client_before_its_capture(self, options)
         self.assertEqual(self.wait_for_clients("tcp-client"), [0])
         self.stop_captures(options)
         tcp = [packet(line) for line in self.read_capture(folder, "tcp.pcap", os.getuid())]

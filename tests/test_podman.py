@@ -268,6 +268,22 @@ class PodmanTests(PodmanLab):
             self.assertEqual(drawn[protocol].splitlines()[-1], tally)
         self.check_down_leaves_nothing(**options)
 
+    def test_a_client_sends_nothing_before_its_capture_listens(self):
+        """What podman-compose before Podman 4.6 cannot do, waiting for the capture to be
+        healthy, the client does: started before its capture, it connects only once the
+        capture's port 9000 answers, and the capture begins with its SYN."""
+        folder, _ = self.lab_copy()
+        options = {"files": ["wire/capture.yml"], "folder": folder}
+        docker_tests.start_a_client_before_its_capture(self, options)
+        self.check_clients_succeed("tcp-client")
+        wait_until(lambda: any("Flags [F" in line and ".10000 > " in line
+                               for line in self.service_log("tcp-capture")), 20, "the server's FIN")
+        self.compose("stop", "tcp-capture", **options)
+        tcp = [packet(line) for line in self.read_capture(folder, "tcp.pcap")]
+        self.assertEqual([(p.direction, p.flags) for p in tcp[:3]],
+                         [("to server", "S"), ("to client", "S."), ("to server", ".")])
+        self.assertEqual(len(tcp), 20)
+
     def test_loss_alone_then_with_the_capture_as_the_readme_shows(self):
         folder, owner = self.lab_copy()
         settings = {"LOSS_EVERY": "4", "LOSS_PERCENT": ""}

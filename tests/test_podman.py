@@ -274,7 +274,7 @@ class PodmanTests(PodmanLab):
         capture's port 9000 answers, and the capture begins with its SYN."""
         folder, _ = self.lab_copy()
         options = {"files": ["wire/capture.yml"], "folder": folder}
-        docker_tests.start_a_client_before_its_capture(self, options)
+        docker_tests.start_clients_before_their_capture(self, options)
         self.check_clients_succeed("tcp-client")
         wait_until(lambda: any("Flags [F" in line and ".10000 > " in line
                                for line in self.service_log("tcp-capture")), 20, "the server's FIN")

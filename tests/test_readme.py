@@ -171,6 +171,9 @@ class Commands(unittest.TestCase):
             self.assertIn(readme, " ".join(WIRE.split()))
         self.assertEqual(waits["capture"], waits["loss"])
         self.assertIn("for port in $$CAPTURE_READY $$LOSS_READY; do", waits["capture"])
+        # 300 knocks 0.1 s apart: "up to 30 s", as wire/README.md says.
+        self.assertRegex(waits["capture"], r"for _ in \$\$\(seq 300\); do .*\n.*\n *sleep 0\.1\n")
+        self.assertIn("the client waits for that, up to 30 s", " ".join(WIRE.split()))
         self.assertIn("port 9000 (the capture's) or 9001 (the loss's)", " ".join(README.split()))
 
     def test_docker_exec_names_a_server_container(self):

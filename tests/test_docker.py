@@ -150,6 +150,19 @@ def start_clients_before_their_capture(test, options, count=1):
     test.compose("up", "-d", "--no-deps", "tcp-capture", **options)
 
 
+def check_the_readme_drop_log(test, service):
+    """A loss service's log begins as wire/README.md's LOSS_EVERY=4 run: its first line, then
+    the same packets dropped (times, addresses and ports aside). Docker and Podman alike.
+    Returns every packet it dropped."""
+    log = test.service_log(service)
+    test.assertEqual(log[0], README_RUN[service][0])
+    dropped = [packet(line) for line in log[1:]]
+    shown = [packet(line) for line in README_RUN[service][1:]]
+    test.assertEqual([(p.direction, p.flags, p.length) for p in dropped[:len(shown)]],
+                     [(p.direction, p.flags, p.length) for p in shown])
+    return dropped
+
+
 def logged_at(line):
     """The time of a `docker logs --timestamps` line. Docker trims the nanoseconds'
     trailing zeros, so the stamps must be read as times, not compared as text."""
@@ -623,12 +636,7 @@ class WireTests(Lab):
 
         # The drop logs name each packet the rules dropped, as the README shows them.
         for service in ("tcp-loss", "udp-loss"):
-            log = self.service_log(service)
-            self.assertEqual(log[0], README_RUN[service][0])
-            dropped = [packet(line) for line in log[1:]]
-            shown = [packet(line) for line in README_RUN[service][1:]]
-            self.assertEqual([(p.direction, p.flags, p.length) for p in dropped[:len(shown)]],
-                             [(p.direction, p.flags, p.length) for p in shown])
+            dropped = check_the_readme_drop_log(self, service)
             # The rules stay in the server's namespace after the loss service has stopped.
             code, out, err = docker("run", "--rm", "--network", f"container:{service[:3]}-server",
                                     "--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "socket-lab-wire",

@@ -296,12 +296,7 @@ class PodmanTests(PodmanLab):
                 # The drop logs name the packets the README's run lost: the rules were in
                 # place before the first packet.
                 for service in ("tcp-loss", "udp-loss"):
-                    log = self.service_log(service)
-                    self.assertEqual(log[0], README_RUN[service][0])
-                    dropped = [packet(line) for line in log[1:]]
-                    shown = [packet(line) for line in README_RUN[service][1:]]
-                    self.assertEqual([(p.direction, p.flags, p.length) for p in dropped[:len(shown)]],
-                                     [(p.direction, p.flags, p.length) for p in shown])
+                    docker_tests.check_the_readme_drop_log(self, service)
                 if "wire/capture.yml" in files:
                     self.stop_captures(options)
                     capture = [packet(line) for line in self.read_capture(folder, "tcp.pcap")]

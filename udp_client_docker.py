@@ -40,7 +40,10 @@ try:
         try:
             # 65535 bytes: room for the largest datagram.
             data, server = sock.recvfrom(65535)
-            break
+            if server == address:
+                break
+            # Anybody may send to this port: only the server's reply counts.
+            print(f"Ignored a datagram from {server}")
         except socket.timeout:
             print("No reply within 1 s")
         except ConnectionResetError:  # Windows: "port unreachable" came back

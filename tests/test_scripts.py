@@ -109,6 +109,26 @@ class StartOrder(unittest.TestCase):
         self.assertEqual(client.wait(timeout=15), 0)
         self.assertEqual(client.lines[-3:], udp_client_lines(port)[-3:])
 
+    def test_udp_client_ignores_a_datagram_that_is_not_from_the_server(self):
+        """Anybody may send to the client's port (here: the very echo, from another port):
+        the client ignores it and sends again, until the server's own reply comes."""
+        port = free_port(UDP)
+        with socket.socket(socket.AF_INET, UDP) as server, socket.socket(socket.AF_INET, UDP) as other:
+            server.bind(("127.0.0.1", port))
+            server.settimeout(10)
+            client = Script("udp_client_docker.py", SERVER_PORT=port)
+            self.addCleanup(client.stop)
+            data, sender = server.recvfrom(65535)
+            other.sendto(data, sender)
+            data, sender = server.recvfrom(65535)  # sent again
+            server.sendto(data, sender)
+            self.assertEqual(client.wait(timeout=15), 0)
+            stray = f"Ignored a datagram from ('127.0.0.1', {other.getsockname()[1]})"
+        first = udp_client_lines(port)
+        self.assertEqual(client.lines, [*first[:2], stray, *first])
+        self.assertIn("(`Ignored a datagram from ...`, then the client sends again)",
+                      " ".join((ROOT / "README.md").read_text(encoding="utf-8").split()))
+
 
 def fake_tcp_server(test, reply):
     """A one-shot server in this process: reads the message, answers reply(message), closes."""

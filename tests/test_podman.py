@@ -251,7 +251,7 @@ class PodmanTests(PodmanLab):
         options = {"files": ["wire/capture.yml"], "folder": folder}
         self.up(**options)
         self.check_clients_succeed("tcp-client", "udp-client")
-        self.stop_captures(options)
+        docker_tests.stop_captures(self, options)
         for name in ("tcp.pcap", "udp.pcap"):  # yours, not root's
             info = (folder / "wire" / "captures" / name).stat()
             self.assertEqual((info.st_uid, info.st_gid), (owner, owner))
@@ -276,8 +276,8 @@ class PodmanTests(PodmanLab):
         options = {"files": ["wire/capture.yml"], "folder": folder}
         docker_tests.start_clients_before_their_capture(self, options)
         self.check_clients_succeed("tcp-client")
-        wait_until(lambda: any("Flags [F" in line and ".10000 > " in line
-                               for line in self.service_log("tcp-capture")), 20, "the server's FIN")
+        wait_until(lambda: docker_tests.the_teardown_is_over(self.service_log("tcp-capture")), 20,
+                   "the end of the teardown")
         self.compose("stop", "tcp-capture", **options)
         tcp = [packet(line) for line in self.read_capture(folder, "tcp.pcap")]
         self.assertEqual([(p.direction, p.flags) for p in tcp[:3]],
@@ -287,7 +287,15 @@ class PodmanTests(PodmanLab):
     def test_loss_alone_then_with_the_capture_as_the_readme_shows(self):
         folder, owner = self.lab_copy()
         settings = {"LOSS_EVERY": "4", "LOSS_PERCENT": ""}
-        for files in (["wire/loss.yml"], ["wire/loss.yml", "wire/capture.yml"]):
+        runs = [["wire/loss.yml"], ["wire/loss.yml", "wire/capture.yml"]]
+        if not self.ROOTLESS:
+            # How the end can differ on Podman (wire/README.md): the client's network
+            # outlives the client, here by 1 s on purpose, and its kernel answers. Rootful
+            # only, to save time: this is the kernels' TCP, the same rootless.
+            (folder / "linger.yml").write_text('services:\n  tcp-client:\n    command: '
+                                               '["sh", "-c", "python tcp_client_docker.py; sleep 1"]\n')
+            runs.append(runs[-1] + ["linger.yml"])
+        for files in runs:
             with self.subTest(files=files):
                 options = {"files": files, "folder": folder, "settings": settings}
                 said = self.up(**options).stderr
@@ -298,13 +306,17 @@ class PodmanTests(PodmanLab):
                 for service in ("tcp-loss", "udp-loss"):
                     docker_tests.check_the_readme_drop_log(self, service)
                 if "wire/capture.yml" in files:
-                    self.stop_captures(options)
+                    docker_tests.stop_captures(self, options)
                     capture = [packet(line) for line in self.read_capture(folder, "tcp.pcap")]
                     shown = [packet(line) for line in README_RUN["tcp-capture"]]
                     self.assertEqual(capture[:12], shown[:12])
                     drawn = self.draw(folder, owner)
                     tcp, (readme, _) = arrows(drawn["tcp"]), drawn_in_readme("### One run, drawn", "tcp")
-                    self.assertEqual(tcp[:14], arrows(readme)[:14])
+                    docker_tests.check_the_end_after_the_lost_fin(self, tcp, arrows(readme))
+                    if "linger.yml" in files:
+                        self.assertEqual(tcp[13:], [("C", "FIN, sent again after", False),
+                                                    ("S", "FIN, sent again after", False),
+                                                    ("C", "ACK 93", False)])
                     udp, (readme, _) = arrows(drawn["udp"]), drawn_in_readme("### One run, drawn", "udp")
                     self.assertEqual(udp, arrows(readme))
                 self.check_down_leaves_nothing(**options)
@@ -321,15 +333,6 @@ class PodmanTests(PodmanLab):
         if not os.path.isdir("/run/systemd/system") and not self.ROOTLESS:
             self.assertIn(no_systemd, said)
         self.assertIn(f"Without systemd, rootful Podman prints `{no_systemd}`", text)
-
-    def stop_captures(self, options):
-        wait_until(lambda: any("Flags [F" in line and ".10000 > " in line
-                               for line in self.service_log("tcp-capture")), 20,
-                   "the live view showing the server's FIN")
-        services = ["tcp-capture", "udp-capture"]
-        if "wire/loss.yml" in options["files"]:
-            services += ["tcp-loss", "udp-loss"]
-        self.compose("stop", *services, **options)
 
     def draw(self, folder, owner):
         """wire/draw.yml's command: the diagrams it writes, owned by the clone's owner."""

@@ -218,24 +218,39 @@ class PodmanTests(PodmanLab):
     def test_ctrl_c_on_an_attached_up(self):
         """Ctrl-C in the terminal of `podman-compose up --build`: the terminal sends SIGINT to
         every process of the command. Both servers stop at once, cleanly; podman-compose then
-        starts a `down` of its own, which may or may not finish before it exits."""
+        starts a `down` of its own, which may or may not finish before it exits. Or, now and
+        then, podman-compose never exits (the README's asyncio bug): Ctrl-\\ ends it."""
         self.addCleanup(self.compose, "down", "-t", "1", check=False)
         attached = subprocess.Popen([*self.prefix, PODMAN_COMPOSE, "-p", self.project, "up", "--build"],
                                     cwd=self.folder, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                     encoding="utf-8", start_new_session=True)
         self.addCleanup(lambda: attached.poll() is not None or os.killpg(attached.pid, signal.SIGKILL))
         self.check_clients_succeed("tcp-client", "udp-client")
-        started = time.monotonic()
         os.killpg(attached.pid, signal.SIGINT)
-        shown, _ = attached.communicate(timeout=docker_tests.SLOW_STOP * 2)
-        self.assertLess(time.monotonic() - started, docker_tests.SLOW_STOP / 2)
-        for name, closing in (("tcp-server", "Stopping TCP server"), ("udp-server", "Stopping UDP server")):
-            self.assertTrue(any(f"[{name}]" in line and line.endswith(f" {closing}")
-                                for line in shown.splitlines()), shown)
+        closings = (("tcp-server", "Stopping TCP server"), ("udp-server", "Stopping UDP server"))
+        try:
+            shown, _ = attached.communicate(timeout=docker_tests.SLOW_STOP / 2)
+        except subprocess.TimeoutExpired:
+            # Hung with no podman command left to wait for, its servers stopped as ever (those
+            # its `down` has not removed yet).
+            self.assertEqual(subprocess.run(["pgrep", "-g", str(attached.pid), "-x", "podman"]).returncode, 1)
+            for name, closing in closings:
+                if self.podman("container", "exists", name)[0] == 0:
+                    self.assertEqual((self.state(name), self.log(name)[-1]), (("exited", "0"), closing))
+            os.killpg(attached.pid, signal.SIGQUIT)  # Ctrl-\\
+            attached.communicate(timeout=docker_tests.SLOW_STOP / 2)
+            print("\n    podman-compose hung after Ctrl-C; Ctrl-\\ ended it", end=" ")
+        else:
+            for name, closing in closings:
+                self.assertTrue(any(f"[{name}]" in line and line.endswith(f" {closing}")
+                                    for line in shown.splitlines()), shown)
         for name in LAB_NAMES:  # removed by that `down`, or stopped as Docker stops it
             if self.podman("container", "exists", name)[0] == 0:
                 self.assertEqual(self.state(name), ("exited", "0"))
-        self.assertIn("run `podman-compose down` after Ctrl-C", " ".join(PODMAN_SECTION.split()))
+        text = " ".join(PODMAN_SECTION.split())
+        for promise in ("run `podman-compose down` after Ctrl-C",
+                        "Another Ctrl-C does not help; Ctrl-\\ does"):
+            self.assertIn(promise, text)
         self.check_down_leaves_nothing()
 
     def test_only_tcp_and_only_udp(self):

@@ -184,7 +184,7 @@ def stop_captures(test, options):
 def check_the_end_after_the_lost_fin(test, ladder, shown):
     """A drawn LOSS_EVERY=4 run is wire/README.md's up to the server's lost FIN (13 arrows).
     Then either nobody answers, as in that run: the server sends its FIN again and again;
-    or the client's network outlived the client by 0.2 s, as it can on Podman: its kernel
+    or the client's network outlived the client by 0.2 s (a busy computer, Podman): its kernel
     answers (sending its own FIN again first, when its timer runs out first), and its ACK
     ends the connection. Docker and Podman alike; returns whether the client answered."""
     test.assertEqual(ladder[:13], shown[:13])

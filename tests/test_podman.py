@@ -304,9 +304,9 @@ class PodmanTests(PodmanLab):
         settings = {"LOSS_EVERY": "4", "LOSS_PERCENT": ""}
         runs = [["wire/loss.yml"], ["wire/loss.yml", "wire/capture.yml"]]
         if not self.ROOTLESS:
-            # How the end can differ on Podman (wire/README.md): the client's network
-            # outlives the client, here by 1 s on purpose, and its kernel answers. Rootful
-            # only, to save time: this is the kernels' TCP, the same rootless.
+            # How the end can differ (wire/README.md): the client's network outlives the
+            # client, here by 1 s on purpose, and its kernel answers. Rootful only, to
+            # save time: this is the kernels' TCP, the same rootless.
             (folder / "linger.yml").write_text('services:\n  tcp-client:\n    command: '
                                                '["sh", "-c", "python tcp_client_docker.py; sleep 1"]\n')
             runs.append(runs[-1] + ["linger.yml"])

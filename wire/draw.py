@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Draw the lab's last recorded run as ladder diagrams, one per protocol.
 
     draw.py [FOLDER]    (default /captures, the lab's wire/captures)
@@ -13,7 +13,7 @@ import sys
 import types
 from pathlib import Path
 
-import dpkt  # Debian's python3-dpkt: reads pcap files, decodes the packets
+import dpkt  # from PyPI, in the wire image: reads pcap files, decodes packets
 
 FOLDER = Path(sys.argv[1] if len(sys.argv) > 1 else "/captures")
 SHOWN = "wire/captures"  # what FOLDER is called in the student's clone

@@ -768,7 +768,7 @@ class WireTests(Lab):
                  "for time, packet in packets:\n"
                  "    later.writepkt(packet, time + 3600)\n")
         code, _, err = docker("run", "--rm", "-v", f"{captures}:/c", "--user", f"{os.getuid()}",
-                              "socket-lab-wire", "/usr/bin/python3", "-c", later)
+                              "socket-lab-wire", "python3", "-c", later)
         self.assertEqual(code, 0, err)
         done = self.draw(folder, os.getuid(), check=False)
         self.assertEqual(done.returncode, 1)
@@ -959,3 +959,49 @@ class LegacyCompose(LabTests, WireTests, unittest.TestCase):
 
 class Exercises(DockerExercises, unittest.TestCase):
     FLAVOUR = next((name for name in COMPOSE if name in WANTED), "Compose v2")
+
+
+class Images(Lab, unittest.TestCase):
+    """What a student downloads and builds carries one Python, the base image's own: the
+    official python:3.13-slim is CPython under /usr/local on Debian, with no Debian
+    python3, and CI's stand-in for it, built where no registry answers, must be too."""
+
+    FLAVOUR = Exercises.FLAVOUR
+
+    def run_in(self, image, script):
+        code, out, err = docker("run", "--rm", "--user", "0", "--entrypoint", "sh", image, "-ec", script,
+                                timeout=180)
+        self.assertEqual(code, 0, err)
+        return out.splitlines()
+
+    def assert_one_python(self, image):
+        self.assertEqual(self.run_in(image, "command -v python3; python3 -c 'import ctypes, sqlite3, ssl'\n"
+                                     "ls /usr/bin/python3 2>&1 || true\n"
+                                     "dpkg-query -W -f '${db:Status-Abbrev} ${Package}\\n' 'python3*' "
+                                     "'libpython3*' 2>/dev/null | grep '^ii' || true"),
+                         ["/usr/local/bin/python3",
+                          "ls: cannot access '/usr/bin/python3': No such file or directory"])
+
+    def test_the_base_image_is_python_under_usr_local_without_debian_python(self):
+        base = re.search(r"^FROM (\S+)", (ROOT / "Dockerfile").read_text(), re.MULTILINE).group(1)
+        self.assertEqual(base, re.search(r"^FROM (\S+)", (ROOT / "wire" / "Dockerfile").read_text(),
+                                         re.MULTILINE).group(1))
+        self.assert_one_python(base)
+        # A Debian python3-* package would bring Debian's python3 in beside it.
+        simulated = self.run_in(base, "apt-get update -qq; apt-get install -s python3-dpkt")
+        self.assertIn("python3", [line.split()[1] for line in simulated if line.startswith("Inst ")])
+
+    def test_the_wire_image_runs_its_tools_with_the_base_images_python(self):
+        self.compose("build", "draw", files=["wire/draw.yml"], timeout=600)
+        self.assert_one_python("socket-lab-wire")
+        self.assertEqual(self.run_in("socket-lab-wire", "python3 -c 'import dpkt; print(dpkt.__version__)'\n"
+                                     "head -n 1 /usr/local/bin/draw.py"),
+                         ["1.9.8", "#!/usr/bin/env python3"])
+        pinned = re.search(r"pip install .* dpkt==(\S+)", (ROOT / "wire" / "Dockerfile").read_text())
+        self.assertEqual(pinned.group(1), "1.9.8")
+        # draw.py runs, as wire/draw.yml runs it: on an empty folder, its one line.
+        code, out, err = docker("run", "--rm", "--network", "none", "--user", "65534",
+                                "socket-lab-wire", "draw.py", "/tmp")
+        self.assertEqual((code, out, err.splitlines()), (1, "", [
+            "Error: no capture in wire/captures: run the lab with it first: "
+            "docker compose -f docker-compose.yml -f wire/capture.yml up --build"]))

@@ -116,7 +116,8 @@ def wireshark(test, pcap, display_filter):
 
 
 def tshark_or_skip(test):
-    """Inside a subTest: skip just it, with one line, where tshark is missing."""
+    """The last step of a test, its checks with Wireshark's filters: where tshark is missing,
+    the test ends here as skipped, every check before it done (unittest and pytest alike)."""
     if not TSHARK:
         test.skipTest("tshark is not installed (Debian: apt install tshark): Wireshark's filters unchecked")
 
@@ -316,7 +317,7 @@ class Lab:
         self.assertEqual(code, 0, err)
         return out.splitlines()
 
-    def draw(self, folder, owner, check=True, mermaid=False):
+    def draw(self, folder, owner, check=True):
         """Run wire/draw.yml's command in a copy of the lab; check what every drawing
         must be: ladders that fit 79 columns, the same arrows as text and as Mermaid,
         the diagrams owned by the clone's owner. Return (stdout lines, {protocol: md})."""
@@ -338,8 +339,8 @@ class Lab:
             tally = drawn[protocol].splitlines()[-1]
             self.assertIn(tally, lines)
             self.assertTrue(tally.startswith(f"{protocol.upper()}: "))
-        checked = mermaid and mermaid_check(*(folder / "wire" / "captures" / f"{p}.md" for p in drawn))
-        if checked:  # valid Mermaid 11, when the tests are given a parser
+        checked = mermaid_check(*(folder / "wire" / "captures" / f"{p}.md" for p in drawn))
+        if checked:  # valid Mermaid 11, when the tests are given a parser (CI: every drawing)
             self.assertEqual(checked[0], 0, checked[1])
         ladders = "\n".join(lines).split("\n\n")  # one text ladder per protocol
         for (protocol, diagram), ladder in zip(drawn.items(), ladders):
@@ -518,50 +519,50 @@ class WireTests(Lab):
             self.assertEqual(len(arrows("\n" + part)), 20)
         self.assertEqual(drawn["tcp"].splitlines()[-1],
                          "TCP: 60 packets in 3 connections, none lost, none sent again by the kernels")
-        with self.subTest("the handout's Wireshark filters, applied by tshark"):
-            tshark_or_skip(self)  # tcp.stream == 1: the second connection only
-            second = wireshark(self, folder / "wire" / "captures" / "tcp.pcap", "tcp.stream == 1")
-            self.assertEqual(len(second), 20)
-            self.assertEqual(len({port for _, port, _, _ in second} - {10000}), 1)
+        tshark_or_skip(self)  # tcp.stream == 1: the second connection only
+        second = wireshark(self, folder / "wire" / "captures" / "tcp.pcap", "tcp.stream == 1")
+        self.assertEqual(len(second), 20)
+        self.assertEqual(len({port for _, port, _, _ in second} - {10000}), 1)
 
     def test_capture_files_belong_to_whoever_owns_the_clone(self):
         self.assertNotRegex(self.compose("config", "--services").stdout, "capture|loss")  # opt-in
         # A clone of another user's (root's own is what the other wire tests use, as root).
-        owners = (1234,) if os.getuid() == 0 else (os.getuid(),)
-        for owner in owners:
-            with self.subTest(owner=owner):
-                folder = lab_copy(self, owner)
-                options = {"files": ["wire/capture.yml"], "folder": folder}
-                self.up(**options)
-                self.assertEqual(self.wait_for_clients("tcp-client", "udp-client"), [0, 0])
-                for service, server, capture_filter in (("tcp-capture", "tcp-server", "tcp port 10000"),
-                                                        ("udp-capture", "udp-server", "udp")):
-                    self.assert_least_privilege(service, {"NET_RAW", "SETUID", "SETGID"}, server)
-                    status = self.process_status(service)
-                    self.assertEqual(status["Uid"].split(), [str(owner)] * 4)
-                    if owner:  # tcpdump keeps raw sockets (capability 13) and nothing else
-                        self.assertEqual(int(status["CapEff"], 16), 1 << 13)
-                    command = json.loads(docker("inspect", "-f", "{{json .Config.Cmd}}",
-                                                self.containers(service)[0])[1])
-                    self.assertEqual(command[-1], capture_filter)  # only the lab's protocol
-                stop_captures(self, options)
-                for name in ("tcp.pcap", "udp.pcap"):
-                    info = (folder / "wire" / "captures" / name).stat()
-                    self.assertEqual((info.st_uid, info.st_gid), (owner, owner))
-                self.check_a_perfect_exchange(folder, owner)
-                # Drawn: 20 TCP arrows and 2 UDP arrows, none crossed, as wire/README.md shows.
-                _, drawn = self.draw(folder, owner)
-                for protocol, count in (("tcp", 20), ("udp", 2)):
-                    shown, tally = drawn_in_readme("## Drawing the wire", protocol)
-                    self.assertEqual(arrows(drawn[protocol]), arrows(shown))
-                    self.assertEqual(len(arrows(shown)), count)
-                    self.assertNotIn(True, [lost for _, _, lost in arrows(shown)])
-                    self.assertEqual(drawn[protocol].splitlines()[-1], tally)
-                with self.subTest("the handout's Wireshark filters, applied by tshark"):
-                    tshark_or_skip(self)
-                    self.check_the_wireshark_table(folder / "wire" / "captures")
-                self.check_a_fragmented_datagram(folder, owner, options)
-                self.compose("down", "--timeout", "2", **options)
+        owner = 1234 if os.getuid() == 0 else os.getuid()
+        folder = lab_copy(self, owner)
+        captures = folder / "wire" / "captures"
+        options = {"files": ["wire/capture.yml"], "folder": folder}
+        self.up(**options)
+        self.assertEqual(self.wait_for_clients("tcp-client", "udp-client"), [0, 0])
+        for service, server, capture_filter in (("tcp-capture", "tcp-server", "tcp port 10000"),
+                                                ("udp-capture", "udp-server", "udp")):
+            self.assert_least_privilege(service, {"NET_RAW", "SETUID", "SETGID"}, server)
+            status = self.process_status(service)
+            self.assertEqual(status["Uid"].split(), [str(owner)] * 4)
+            if owner:  # tcpdump keeps raw sockets (capability 13) and nothing else
+                self.assertEqual(int(status["CapEff"], 16), 1 << 13)
+            command = json.loads(docker("inspect", "-f", "{{json .Config.Cmd}}",
+                                        self.containers(service)[0])[1])
+            self.assertEqual(command[-1], capture_filter)  # only the lab's protocol
+        stop_captures(self, options)
+        for name in ("tcp.pcap", "udp.pcap"):
+            info = (captures / name).stat()
+            self.assertEqual((info.st_uid, info.st_gid), (owner, owner))
+        self.check_a_perfect_exchange(folder, owner)
+        # Drawn: 20 TCP arrows and 2 UDP arrows, none crossed, as wire/README.md shows.
+        _, drawn = self.draw(folder, owner)
+        for protocol, count in (("tcp", 20), ("udp", 2)):
+            shown, tally = drawn_in_readme("## Drawing the wire", protocol)
+            self.assertEqual(arrows(drawn[protocol]), arrows(shown))
+            self.assertEqual(len(arrows(shown)), count)
+            self.assertNotIn(True, [lost for _, _, lost in arrows(shown)])
+            self.assertEqual(drawn[protocol].splitlines()[-1], tally)
+        perfect = shutil.copytree(captures, folder / "perfect-run")  # udp.pcap is recorded again
+        self.check_a_fragmented_datagram(folder, owner, options)
+        self.compose("down", "--timeout", "2", **options)
+        tshark_or_skip(self)
+        self.check_the_wireshark_table(Path(perfect))
+        fragments = wireshark(self, captures / "udp.pcap", "ip.flags.mf == 1 or ip.frag_offset > 0")
+        self.assertEqual(len(fragments), 90)  # exercise 4's, filtered by tshark
 
     def check_the_wireshark_table(self, captures):
         """wire/README.md's filters, on the perfect run: what the table says each shows."""
@@ -594,11 +595,6 @@ class WireTests(Lab):
         _, drawn = self.draw(folder, owner)
         self.assertEqual(arrows(drawn["udp"]), [("C", "datagram, 65507 bytes, 45 fragments", False),
                                                 ("S", "datagram, 65507 bytes, 45 fragments", False)])
-        with self.subTest("exercise 4's fragments, filtered by tshark"):
-            tshark_or_skip(self)
-            fragments = wireshark(self, folder / "wire" / "captures" / "udp.pcap",
-                                  "ip.flags.mf == 1 or ip.frag_offset > 0")
-            self.assertEqual(len(fragments), 90)
 
     def check_a_perfect_exchange(self, folder, owner):
         tcp = self.read_capture(folder, "tcp.pcap", owner)
@@ -676,12 +672,14 @@ class WireTests(Lab):
         self.assertLess((times[1] - times[0]).total_seconds(), 2.0)
         self.assertLess((times[-1] - times[1]).total_seconds(), 1.0)
 
-        self.check_the_drawing_of_the_readme_run(folder, capture)
+        tcp = self.check_the_drawing_of_the_readme_run(folder, capture)
+        kept = shutil.copy(folder / "wire" / "captures" / "tcp.pcap", folder / "kept-tcp.pcap")
         self.check_drawing_refuses_bad_records(folder, options)
+        tshark_or_skip(self)
+        self.check_the_filters_of_exercises_9_and_11(Path(kept), tcp)
 
-    def check_the_filters_of_exercises_9_and_11(self, folder, tcp):
+    def check_the_filters_of_exercises_9_and_11(self, pcap, tcp):
         """On the LOSS_EVERY=4 capture, what exercises 9 and 11 tell students to type."""
-        pcap = folder / "wire" / "captures" / "tcp.pcap"
         syns = wireshark(self, pcap, "tcp.flags.syn == 1 and tcp.flags.ack == 0")  # two SYNs, 1 s apart
         self.assertEqual(len(syns), 2)
         self.assertTrue(0.95 <= syns[1][3] - syns[0][3] < 1.5, syns)
@@ -701,7 +699,7 @@ class WireTests(Lab):
     def check_the_drawing_of_the_readme_run(self, folder, capture):
         """Drawn: every captured packet, and the server's FIN that only the drop log has;
         lost SYN, message, ACK and FIN crossed out, as wire/README.md shows."""
-        _, drawn = self.draw(folder, os.getuid(), mermaid=True)
+        _, drawn = self.draw(folder, os.getuid())
         tcp, (shown, tally) = arrows(drawn["tcp"]), drawn_in_readme("### One run, drawn", "tcp")
         shown = arrows(shown)
         out = [p for p in map(packet, self.service_log("tcp-loss")[1:]) if p.direction == "to client"]
@@ -718,9 +716,6 @@ class WireTests(Lab):
                                 drawn["tcp"], re.MULTILINE))
         self.assertTrue(0.95 <= float(times["SYN"]) < 1.5 and 0.19 <= float(times["data"]) < 0.5, times)
         self.assertEqual([a for a in tcp if a[:2] == ("C", "ACK 17")], [("C", "ACK 17", True)])
-        with self.subTest("the handout's Wireshark filters, applied by tshark"):
-            tshark_or_skip(self)
-            self.check_the_filters_of_exercises_9_and_11(folder, tcp)
         udp, (shown, tally) = arrows(drawn["udp"]), drawn_in_readme("### One run, drawn", "udp")
         self.assertEqual(udp, arrows(shown))
         self.assertEqual(udp, [("C", "datagram, 48 bytes", True),
@@ -728,6 +723,7 @@ class WireTests(Lab):
                                ("S", "datagram, 48 bytes", False)])
         for line in (drawn["udp"].splitlines()[-1], tally):
             self.assertRegex(line, r"^UDP: 3 datagrams, 1 lost, sent again by the client after 1\.0\d s$")
+        return tcp
 
     def check_drawing_refuses_bad_records(self, folder, options):
         """Missing, empty or cut records, or a capture older than the drop log: one line,

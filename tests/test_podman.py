@@ -17,7 +17,7 @@ import types
 import unittest
 
 import test_docker as docker_tests
-from support import ROOT, TCP_MESSAGE, UDP_MESSAGE, compose, run, wait_until
+from support import ROOT, TCP_MESSAGE, UDP_MESSAGE, compose, mermaid_check, run, wait_until
 from test_docker import ADDRESS, LAB_NAMES, NETWORK, README, README_RUN, arrows, drawn_in_readme, packet
 
 REQUIRED = os.environ.get("REQUIRE_PODMAN") == "1"
@@ -358,6 +358,9 @@ class PodmanTests(PodmanLab):
             self.assertEqual((path.stat().st_uid, path.stat().st_gid), (owner, owner))
             drawn[protocol] = path.read_text()
             self.assertIn(drawn[protocol].splitlines()[-1], done.stdout.splitlines())
+        checked = mermaid_check(*(folder / "wire" / "captures" / f"{p}.md" for p in drawn))
+        if checked:  # valid Mermaid 11, when the tests are given a parser (CI: every drawing)
+            self.assertEqual(checked[0], 0, checked[1])
         return drawn
 
 

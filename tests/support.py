@@ -2,6 +2,7 @@
 
 Every wait here polls with a deadline; nothing sleeps for a fixed time.
 """
+import functools
 import os
 import re
 import shutil
@@ -29,12 +30,21 @@ if os.name == "posix" and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+# The exercises whose test ran to its end in this run (not skipped, not failed).
+CHECKED_EXERCISES = set()
+
+
 def exercise(*numbers):
-    """Mark a test as the check of the READMEs' exercises with these numbers: test_readme.py
-    reads the mark, so every exercise must have a test that runs."""
+    """Mark a test as the check of the READMEs' exercises with these numbers. test_readme.py
+    reads the mark, so every exercise has a test; test_zz_exercises_checked.py, which runs
+    last, reads what ran, so an exercise whose tests all skipped shows as a skip."""
     def mark(test):
-        test.exercises = numbers
-        return test
+        @functools.wraps(test)
+        def checked(*args, **kwargs):
+            test(*args, **kwargs)
+            CHECKED_EXERCISES.update(numbers)
+        checked.exercises = numbers
+        return checked
     return mark
 
 

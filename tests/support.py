@@ -211,10 +211,17 @@ def compose(command, *args, files=(), folder=ROOT, settings=None, timeout=120, c
 
 
 def compose_commands():
-    """The Compose flavours installed here: {name: command}."""
+    """The Compose flavours installed here, {flavour: command}, told apart by the version
+    each reports, not by its name: Debian trixie's and Docker Desktop's `docker-compose`
+    are Compose v2 (legacy docker-compose is 1.x). One command a flavour, `docker compose`
+    first."""
     found = {}
-    for name, command in (("Compose v2", ["docker", "compose"]), ("legacy", ["docker-compose"])):
-        if shutil.which(command[0]) and subprocess.run(
-                [*command, "version"], capture_output=True, timeout=30).returncode == 0:
-            found[name] = command
+    for command in (["docker", "compose"], ["docker-compose"]):
+        if not shutil.which(command[0]):
+            continue
+        done = subprocess.run([*command, "version", "--short"], capture_output=True,
+                              encoding="utf-8", timeout=30)
+        if done.returncode == 0:
+            major = done.stdout.strip().lstrip("v").split(".")[0]
+            found.setdefault("legacy" if major == "1" else "Compose v2", command)
     return found

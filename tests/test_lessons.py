@@ -17,6 +17,7 @@ from pathlib import Path
 
 from support import (ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, exercise, free_port, in_private_network,
                      private_network_available, run, start_in_private_network, start_server)
+from test_readme import exercise_text as readme_exercise_text
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 EXERCISES = README.split("\n## Exercises\n", 1)[1].split("\n## ", 1)[0]
@@ -78,8 +79,8 @@ def logs_of(test, started, folder):
 
 
 def exercise_text(number):
-    """The text of one exercise, with its README indentation and line breaks."""
-    return re.search(rf"^{number}\. \*\*.*?(?=^\d+\. \*\*|\Z)", EXERCISES, re.MULTILINE | re.DOTALL).group(0)
+    """The text of one of README.md's exercises, with its indentation and line breaks."""
+    return readme_exercise_text(README, number)
 
 
 def python_blocks(text):
@@ -145,27 +146,29 @@ class ExercisesWithoutDocker(unittest.TestCase):
         server.signal(signal.SIGINT)
         self.assertEqual(server.wait(timeout=2), 0)
         self.assertEqual((server.lines[-1], server.errors), ("Stopping TCP server", []))
-        self.assertIn("two lines may now and then come out mixed", " ".join(exercise_text(2).split()))
+        self.assertIn("Now and then two lines come out mixed", " ".join(exercise_text(2).split()))
 
     @exercise(4)
     def test_exercise_4_the_largest_datagram_and_one_byte_more(self):
         size = int(re.search(r"`MESSAGE=\$\(python3 -c \"print\('x' \* (\d+)\)\"\) "
-                             r"python3 udp_client_docker\.py`", exercise_text(4)).group(1))
+                             r"python3 udp_client_docker\.py \| grep Received`", exercise_text(4)).group(1))
         port = free_port(socket.SOCK_DGRAM)
         start_server(self, "udp_server_docker.py", LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
         code, out, err = run("udp_client_docker.py", SERVER_PORT=port, MESSAGE="x" * size)
         self.assertEqual((code, len(err)), (1, 1), err)
         self.assertRegex(err[0], r"Message too long$")
         # "with 65,507 it works": one byte less than the command sends.
-        self.assertIn(f"with {size - 1:,} it works", " ".join(exercise_text(4).split()))
+        self.assertIn(f"With {size - 1:,} it works", " ".join(exercise_text(4).split()))
         code, out, err = run("udp_client_docker.py", SERVER_PORT=port, MESSAGE="x" * (size - 1))
         self.assertEqual((code, out[2], err),
                          (0, f"Received {size - 1} bytes from ('127.0.0.1', {port})", []))
 
     @exercise(5)
     def test_exercise_5_recv_4(self):
-        self.assertIn("Change `recv(16)` to `recv(4)`", exercise_text(5))
-        copy = edited_copy(self, "tcp_server_docker.py", (r"connection\.recv\(16\)", "connection.recv(4)"))
+        edit = re.search(r"change the line `([^`]+)` to `([^`]+)`", " ".join(exercise_text(5).split()))
+        old, new = edit.groups()
+        self.assertEqual((old, new), ("data = connection.recv(16)", "data = connection.recv(4)"))
+        copy = edited_copy(self, "tcp_server_docker.py", (re.escape(old), new))
         port = free_port()
         server = start_server(self, copy, LISTEN_HOST="127.0.0.1", LISTEN_PORT=port)
         code, out, err = run("tcp_client_docker.py", SERVER_PORT=port)
@@ -177,7 +180,8 @@ class ExercisesWithoutDocker(unittest.TestCase):
         chunks = [ast.literal_eval(line.split(" ", 1)[1]) for line in server.lines
                   if line.startswith("Received: ")]
         self.assertEqual([len(chunk) for chunk in chunks], [4] * 22 + [3])  # "23 chunks"
-        self.assertIn("The server now prints 23 chunks (22 of 4\n   bytes and one of 3)", exercise_text(5))
+        self.assertIn("The server now prints 23 chunks (22 of 4 bytes and one of 3)",
+                      " ".join(exercise_text(5).split()))
         # wire/README.md's sample of one run: 14 segments of 4 bytes, 3 of 8 and 1 of 11 on
         # the wire, 7 `received` lines. Possible: whole 4-byte chunks (the 3-byte one last)
         # that add up to the 91 bytes, and a line count within what this test allows.

@@ -222,6 +222,12 @@ class Settings(unittest.TestCase):
         self.assertRegex(" ".join(README.split()), rf"says nothing for {timeout} seconds is dropped")
 
 
+def exercise_text(doc, number):
+    """The text of one exercise of a README, with its indentation and line breaks."""
+    return re.search(rf"^{number}\. \*\*.*?(?=^\d+\. \*\*|\Z)", section(doc, "## Exercises"),
+                     re.MULTILINE | re.DOTALL).group(0)
+
+
 def exercise_numbers():
     """The numbers of the exercises in the READMEs, in the order they come."""
     return [int(n) for doc in (README, WIRE)

@@ -74,10 +74,10 @@ def run(script, timeout=20, **settings):
 class Script:
     """A script running in the background; its output is collected line by line as it comes."""
 
-    def __init__(self, script, command=None, **settings):
+    def __init__(self, script, command=None, cwd=ROOT, **settings):
         command = command or [PYTHON, str(ROOT / script)]
         self.process = subprocess.Popen(command, env=lab_environment(**settings), encoding="utf-8",
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
                                         start_new_session=os.name == "posix")
         self.lines, self.errors = [], []
         self.readers = [threading.Thread(target=self._read, args=(stream, into), daemon=True)

@@ -995,7 +995,14 @@ class Images(Lab, unittest.TestCase):
                          ["1.9.8", "#!/usr/bin/env python3"])
         pinned = re.search(r"pip install .* dpkt==(\S+)", (ROOT / "wire" / "Dockerfile").read_text())
         self.assertEqual(pinned.group(1), "1.9.8")
-        # draw.py runs, as wire/draw.yml runs it: on an empty folder, its one line.
+        # Its stages' unit tests, with the image's own Python and dpkt (elsewhere they
+        # need dpkt installed), and draw.py as wire/draw.yml runs it: on an empty
+        # folder, its one line.
+        code, _, err = docker("run", "--rm", "--network", "none", "-v", f"{ROOT / 'tests'}:/lab/tests:ro",
+                              "-v", f"{ROOT / 'wire'}:/lab/wire:ro", "socket-lab-wire", "python3", "-m",
+                              "unittest", "discover", "-s", "/lab/tests", "-p", "test_draw.py")
+        self.assertEqual(code, 0, err)
+        self.assertRegex(err, r"\nRan [1-9]\d* tests in .*\n\nOK\n$")
         code, out, err = docker("run", "--rm", "--network", "none", "--user", "65534",
                                 "socket-lab-wire", "draw.py", "/tmp")
         self.assertEqual((code, out, err.splitlines()), (1, "", [

@@ -7,46 +7,81 @@ Reads what each server's network interface saw (tcp.pcap, udp.pcap) and,
 after a run with loss, what the loss rules dropped (tcp-lost.pcap,
 udp-lost.pcap). Prints each ladder as text, one arrow per packet, and writes
 it as a Mermaid diagram into tcp.md and udp.md beside the captures.
+
+A pipeline of small stages: read the records, merge them into one list of
+packets, label each packet as one Arrow, then render the Arrows twice, as
+text and as Mermaid, and count them in a tally line.
 """
 import os
 import sys
-import types
 from pathlib import Path
+from typing import List, NamedTuple, Optional, Tuple
 
 import dpkt  # from PyPI, in the wire image: reads pcap files, decodes packets
 
-FOLDER = Path(sys.argv[1] if len(sys.argv) > 1 else "/captures")
-SHOWN = "wire/captures"  # what FOLDER is called in the student's clone
+SHOWN = "wire/captures"  # what the folder is called in the student's clone
 CAPTURE = "docker compose -f docker-compose.yml -f wire/capture.yml up --build"
+SERVER_PORTS = {"tcp": 10000, "udp": 10001}  # the lab's, docker-compose.yml
 LEFT, RIGHT = 8, 78  # the columns of the two hosts in the text ladder
-SYN, FIN, RST, ACK = dpkt.tcp.TH_SYN, dpkt.tcp.TH_FIN, dpkt.tcp.TH_RST, dpkt.tcp.TH_ACK
+WIDEST = RIGHT - LEFT - 12  # the longest words on one arrow of the ladder
+SYN, FIN, RST, ACK = (dpkt.tcp.TH_SYN, dpkt.tcp.TH_FIN, dpkt.tcp.TH_RST,
+                      dpkt.tcp.TH_ACK)
+RAW_IP = (dpkt.pcap.DLT_RAW, 228, 12)  # link types of bare IPv4 packets
 
 
-def fail(message):
-    sys.exit(f"Error: {message}")
+class Bad(Exception):
+    """A record that cannot be drawn: the one line that says why."""
 
 
-def read(name, link):
-    """The IPv4 packets of one pcap file as (time, packet); None if no file."""
-    path = FOLDER / name
+class Packet(NamedTuple):
+    time: float
+    ip: dpkt.ip.IP
+    lost: bool = False
+    fragments: int = 1  # IP fragments of a UDP datagram
+
+
+class Connection(NamedTuple):
+    number: int  # 1, 2, ...: in the order they began
+    client: tuple  # (address, port) of each end
+    server: tuple
+
+
+class Arrow(NamedTuple):
+    """One packet as drawn: what both renderings and the tally use."""
+    time: float  # seconds since the first packet drawn
+    connection: Connection
+    rightwards: bool  # from the client to the server
+    words: str  # what it carries
+    lost: bool
+    again_after: Optional[float]  # a copy of what its sender sent before
+
+
+# Stage 1: read the records.
+
+def read(path: Path) -> Optional[List[Tuple[float, dpkt.ip.IP]]]:
+    """The IPv4 packets of one pcap file, with their times; None if no file.
+    The link type comes from the file: Ethernet frames, or bare IPv4."""
     if not path.exists():
         return None
     if path.stat().st_size == 0:
-        fail(f"{SHOWN}/{name} is empty: the capture never started; "
-             f"run it again: {CAPTURE}")
+        raise Bad(f"{SHOWN}/{path.name} is empty: the capture never started; "
+                  f"run it again: {CAPTURE}")
     packets = []
     try:
         with open(path, "rb") as file:
-            for time, frame in dpkt.pcap.Reader(file):
-                ip = link(frame)
+            reader = dpkt.pcap.Reader(file)
+            raw = reader.datalink() in RAW_IP
+            for time, frame in reader:
+                ip = dpkt.ip.IP(frame) if raw else dpkt.ethernet.Ethernet(
+                    frame).data
                 if not isinstance(ip, dpkt.ip.IP):
                     continue
                 if len(ip) < ip.len:  # the file ends inside this packet
                     raise dpkt.NeedData
                 packets.append((time, ip))
     except (ValueError, dpkt.UnpackError):
-        fail(f"{SHOWN}/{name} is cut short, or is no capture; "
-             f"run the lab again: {CAPTURE}")
+        raise Bad(f"{SHOWN}/{path.name} is cut short, or is no capture; "
+                  f"run the lab again: {CAPTURE}") from None
     return packets
 
 
@@ -58,50 +93,75 @@ def ends(ip):
     return (src, None), (dst, None)
 
 
-def merge(captured, dropped):
+# Stage 2: merge them into one list of packets.
+
+def merge(captured, dropped) -> Optional[List[Packet]]:
     """One list of packets in time order, each marked lost or not; None if
     the drop log is from a later run than the capture.
 
     A packet dropped on its way in is in both records (the capture sees it
     before the rules drop it); one dropped on its way out only in the drop
     log. A drop from a connection the capture never saw is another run's."""
-    packets = [types.SimpleNamespace(time=t, ip=ip, lost=False)
-               for t, ip in captured]
+    packets = [Packet(t, ip) for t, ip in captured]
     flows = {frozenset(ends(p.ip)) for p in packets}
     ours = [(t, ip) for t, ip in dropped if frozenset(ends(ip)) in flows]
     if packets and dropped and not ours and dropped[0][0] > packets[-1].time:
         return None
     for time, ip in ours:
-        same = [p for p in packets if not p.lost and bytes(p.ip) == bytes(ip)
-                and 0 <= time - p.time < 0.5]
+        same = [n for n, p in enumerate(packets) if not p.lost
+                and bytes(p.ip) == bytes(ip) and 0 <= time - p.time < 0.5]
         if same:
-            same[-1].lost = True
+            packets[same[-1]] = packets[same[-1]]._replace(lost=True)
         else:
-            packets.append(types.SimpleNamespace(time=time, ip=ip, lost=True))
+            packets.append(Packet(time, ip, lost=True))
     return sorted(packets, key=lambda p: p.time)
 
 
-def datagrams(packets):
-    """Join IP fragments: one entry per datagram, with its fragment count."""
+def datagrams(packets: List[Packet]) -> List[Packet]:
+    """Join IP fragments: one packet per datagram, with its fragment count."""
     joined, first = [], {}
     for p in packets:
         key = (p.ip.src, p.ip.dst, p.ip.id)
         if p.ip.offset and key in first:  # a later fragment
-            first[key].fragments += 1
-            first[key].lost |= p.lost
+            n = first[key]
+            joined[n] = joined[n]._replace(fragments=joined[n].fragments + 1,
+                                           lost=joined[n].lost or p.lost)
             continue
-        p.fragments = 1
-        first[key] = p
+        first[key] = len(joined)
         joined.append(p)
     return joined
 
 
-def label_tcp(p, flow):
-    """SYN, SYN-ACK, data with its byte numbers, FIN, RST, or ACK n."""
-    tcp, sender = p.ip.data, ends(p.ip)[0]
-    base = flow.setdefault(sender, tcp.seq - (0 if tcp.flags & SYN else 1))
-    peer = flow.get(ends(p.ip)[1], tcp.ack - 1)
-    start = (tcp.seq - base) % 2**32  # byte numbers count from 1, as Wireshark's
+# Stage 3: label each packet as one Arrow.
+
+def connections(protocol, packets):
+    """Each packet with its connection (TCP) or client (UDP). The client is
+    the end that does not own the lab's server port, whoever spoke first; a
+    SYN with a new first sequence number on a port used before begins a new
+    connection."""
+    port, found, current, isn = SERVER_PORTS[protocol], [], {}, {}
+    count = 0
+    for p in packets:
+        here, there = ends(p.ip)
+        client, server = (there, here) if here[1] == port else (here, there)
+        tcp = p.ip.data if protocol == "tcp" else None
+        opening = tcp is not None and tcp.flags & SYN and not tcp.flags & ACK
+        if client not in current or (opening and isn.get(client) != tcp.seq):
+            count += 1
+            current[client] = Connection(count, client, server)
+        if opening:
+            isn[client] = tcp.seq
+        found.append((p, current[client]))
+    return found
+
+
+def label_tcp(p, sender, seen):
+    """SYN, SYN-ACK, data with its byte numbers, FIN, RST, or ACK n; and
+    when the sender sent any of these sequence numbers before."""
+    tcp, receiver = p.ip.data, ends(p.ip)[1]
+    base = seen.setdefault(sender, tcp.seq - (0 if tcp.flags & SYN else 1))
+    peer = seen.get(receiver, tcp.ack - 1)
+    start = (tcp.seq - base) % 2**32  # byte numbers count from 1, as Wireshark
     words = []
     if tcp.flags & SYN:
         words.append("SYN-ACK" if tcp.flags & ACK else "SYN")
@@ -116,127 +176,175 @@ def label_tcp(p, flow):
     # The sequence numbers this segment takes: a copy of any of them is a
     # segment sent again, by the sender's kernel.
     end = start + len(tcp.data) + bool(tcp.flags & SYN) + bool(tcp.flags & FIN)
-    sent = flow.setdefault((sender, "sent"), [])
-    earlier = [time for first, last, time in sent if max(first, start) < min(last, end)]
+    sent = seen.setdefault((sender, "sent"), [])
+    earlier = [t for first, last, t in sent if max(first, start) < min(last, end)]
     sent.append((start, end, p.time))
     return ", ".join(words), min(earlier, default=None)
 
 
-def label_udp(p, flow):
-    """The datagram's size and fragments; a copy is one the program resent."""
+def label_udp(p, sender, seen, from_client):
+    """The datagram's size and fragments. A copy from the client is one its
+    program sent again; the server's copies answer the client's copies."""
     size = p.ip.data.ulen - 8 if isinstance(p.ip.data, dpkt.udp.UDP) else 0
-    text = f"datagram, {size} bytes"
+    words = f"datagram, {size} bytes"
     if p.fragments > 1:
-        text += f", {p.fragments} fragments"
-    key = (ends(p.ip)[0], bytes(getattr(p.ip.data, "data", p.ip.data)))
-    earlier = flow.get(key)
-    flow.setdefault(key, p.time)
-    return text, earlier
+        words += f", {p.fragments} fragments"
+    key = (sender, bytes(getattr(p.ip.data, "data", p.ip.data)))
+    earlier = seen.get(key) if from_client else None
+    seen.setdefault(key, p.time)
+    return words, earlier
 
 
-def ladder(protocol, packets):
-    """Label every packet; return the text ladder, the Mermaid lines, and
-    the figures for the tally."""
+def arrows(protocol, packets: List[Packet]) -> List[Arrow]:
+    """Every packet as an Arrow: one connection (or UDP client) after
+    another, each in time order."""
+    labelled, seen = [], {}
+    for p, connection in connections(protocol, packets):
+        sender = ends(p.ip)[0]
+        rightwards = sender == connection.client
+        remembered = seen.setdefault(connection, {})
+        if protocol == "tcp":
+            words, first = label_tcp(p, sender, remembered)
+        else:
+            words, first = label_udp(p, sender, remembered, rightwards)
+        again = None if first is None else p.time - first
+        labelled.append(Arrow(p.time - packets[0].time, connection,
+                              rightwards, words, p.lost, again))
+    return sorted(labelled, key=lambda a: a.connection.number)
+
+
+def words_of(arrow: Arrow) -> str:
+    if arrow.again_after is None:
+        return arrow.words
+    return f"{arrow.words}, sent again after {arrow.again_after:.2f} s"
+
+
+# Stage 4: render the Arrows, as text and as Mermaid, and count them.
+
+def title(protocol, connection):
+    (a, p), (b, q) = connection.client, connection.server
+    kind = "connection" if protocol == "tcp" else "client"
+    return f"{kind} {connection.number}: {a}:{p} to {b}:{q}"
+
+
+def text_ladder(protocol, drawn: List[Arrow]) -> List[str]:
+    """The ladder in 79 columns: time going down, client on the left."""
     client, server = f"{protocol}-client", f"{protocol}-server"
-    text = [f"{'seconds':>7} {client}{server:>{RIGHT - LEFT + 1 - len(client)}}"]
-    mermaid = ["sequenceDiagram", f"    participant C as {client}",
-               f"    participant S as {server}"]
-    flows, again = {}, []
-    # One connection (or UDP client) after another, each in time order.
-    order = {}
-    for p in packets:
-        order.setdefault(frozenset(ends(p.ip)), len(order))
-    for p in sorted(packets, key=lambda p: order[frozenset(ends(p.ip))]):
-        here, there = ends(p.ip)
-        key = frozenset((here, there))
-        if key not in flows:  # a new connection: its own header
-            # What its labels remember: which end is the client, each side's
-            # first sequence number, and what each side has sent so far.
-            flows[key] = {"client": here}
-            who = f"{here[0]}:{here[1]} to {there[0]}:{there[1]}"
-            title = f"{'connection' if protocol == 'tcp' else 'client'}" \
-                    f" {len(flows)}: {who}"
-            text.append(f"{'':8}{' ' + title + ' ':-^{RIGHT - LEFT + 1}}")
-            mermaid.append(f"    Note over C,S: {title}")
-        flow = flows[key]
-        label = label_tcp if protocol == "tcp" else label_udp
-        words, first = label(p, flow)
-        if first is not None:
-            words += f", sent again after {p.time - first:.2f} s"
-            again.append((here == flow["client"], p.time - first))
-        elapsed = p.time - packets[0].time
-        rightwards = here == flow["client"]
-        text.append(f"{elapsed:7.3f} " + arrow(words, rightwards, p.lost))
-        mermaid.append(f"    {'C' if rightwards else 'S'}"
-                       f"{'-x' if p.lost else '->>'}{'S' if rightwards else 'C'}"
-                       f": {elapsed:.3f} s, {words}{' (lost)' if p.lost else ''}")
-    return text, mermaid, again, len(flows)
+    lines = [f"{'seconds':>7} {client}{server:>{RIGHT - LEFT + 1 - len(client)}}"]
+    heading = None
+    for arrow in drawn:
+        if arrow.connection != heading:
+            heading = arrow.connection
+            lines.append(f"{'':8}{' ' + title(protocol, heading) + ' ':-^{RIGHT - LEFT + 1}}")
+        seconds = f"{arrow.time:7.3f}" if arrow.time < 1000 else f"{arrow.time:7.1f}"
+        first, *rest = wrapped(words_of(arrow))
+        lines.append(f"{seconds} " + line(first, arrow.rightwards, arrow.lost))
+        lines += [f"{'':8}|   {more:<{RIGHT - LEFT - 4}}|" for more in rest]
+    return lines
 
 
-def arrow(words, rightwards, lost):
+def wrapped(words: str) -> List[str]:
+    """Words cut at their commas into pieces that fit on one arrow."""
+    pieces = [words]
+    while len(pieces[-1]) > WIDEST and ", " in pieces[-1][:WIDEST + 1]:
+        cut = pieces[-1][:WIDEST + 1].rindex(", ")
+        pieces[-1:] = [pieces[-1][:cut + 1], pieces[-1][cut + 2:]]
+    return pieces
+
+
+def line(words, rightwards, lost):
     """|-- words ---->|, or |<---- words --|; a lost one stops at an X."""
     inner = RIGHT - LEFT - 1
     words = f" {words} "
-    line = "-" * (inner - len(words) - 3)
+    dashes = "-" * (inner - len(words) - 3)
     if lost:
-        line = line[:-5] + "X" + " " * 5 if rightwards else " " * 5 + "X" + line[:-5]
-        return f"|--{words}{line}|" if rightwards else f"|{line}{words}--|"
-    return f"|--{words}{line}>|" if rightwards else f"|<{line}{words}--|"
+        dashes = dashes[:-5] + "X" + " " * 5 if rightwards else " " * 5 + "X" + dashes[:-5]
+        return f"|--{words}{dashes}|" if rightwards else f"|{dashes}{words}--|"
+    return f"|--{words}{dashes}>|" if rightwards else f"|<{dashes}{words}--|"
 
 
-def tally(protocol, packets, again, connections):
-    lost = sum(p.lost for p in packets) or "none"
+def mermaid(protocol, drawn: List[Arrow]) -> List[str]:
+    """The same ladder as a Mermaid sequence diagram."""
+    lines = ["sequenceDiagram", f"    participant C as {protocol}-client",
+             f"    participant S as {protocol}-server"]
+    heading = None
+    for arrow in drawn:
+        if arrow.connection != heading:
+            heading = arrow.connection
+            lines.append(f"    Note over C,S: {title(protocol, heading)}")
+        sender, receiver = ("C", "S") if arrow.rightwards else ("S", "C")
+        lines.append(f"    {sender}{'-x' if arrow.lost else '->>'}{receiver}: "
+                     f"{arrow.time:.3f} s, {words_of(arrow)}{' (lost)' if arrow.lost else ''}")
+    return lines
+
+
+def tally(protocol, drawn: List[Arrow]) -> str:
+    lost = sum(a.lost for a in drawn) or "none"
+    again = [a for a in drawn if a.again_after is not None]
+    count = len({a.connection for a in drawn})
     if protocol == "tcp":
-        return (f"TCP: {len(packets)} packets"
-                + (f" in {connections} connections" if connections > 1 else "")
+        return (f"TCP: {len(drawn)} packets"
+                + (f" in {count} connections" if count > 1 else "")
                 + f", {lost} lost, {len(again) or 'none'} sent again by the "
                 "kernels")
-    line = f"UDP: {len(packets)} datagrams, {lost} lost"
+    line_ = f"UDP: {len(drawn)} datagrams, {lost} lost"
     if again:
-        who = "client" if again[0][0] else "server"
-        line += (f", sent again by the {who} after {again[0][1]:.2f} s"
-                 if len(again) == 1 else
-                 f", sent again by the {who} {len(again)} times")
+        line_ += (f", sent again by the client after {again[0].again_after:.2f} s"
+                  if len(again) == 1 else
+                  f", sent again by the client {len(again)} times")
     elif lost != "none":
-        line += ", never sent again"
-    return line
+        line_ += ", never sent again"
+    return line_
 
 
-def draw(protocol):
-    """Draw one protocol's ladder; return its tally line, or None."""
-    captured = read(f"{protocol}.pcap", lambda frame: dpkt.ethernet.Ethernet(
-        frame).data)
+# The stages, one protocol at a time.
+
+def draw(folder: Path, protocol):
+    """Draw one protocol's ladder; return (text lines, Markdown, tally), or
+    None when it has nothing to draw."""
+    captured = read(folder / f"{protocol}.pcap")
     if captured is None:
         return None
-    dropped = read(f"{protocol}-lost.pcap", dpkt.ip.IP) or []
+    dropped = read(folder / f"{protocol}-lost.pcap") or []
     packets = merge(captured, dropped)
     if packets is None:
-        fail(f"{SHOWN}/{protocol}.pcap is older than {protocol}-lost.pcap: "
-             "run the loss with the capture, then draw again")
+        raise Bad(f"{SHOWN}/{protocol}.pcap is older than {protocol}-lost.pcap: "
+                  "run the loss with the capture, then draw again")
     if not packets:  # for example udp.pcap after a TCP-only run
         return None
-    packets = datagrams(packets) if protocol == "udp" else packets
-    text, mermaid, again, connections = ladder(protocol, packets)
-    summary = tally(protocol, packets, again, connections)
-    print("\n".join(text) + "\n")
-    (FOLDER / f"{protocol}.md").write_text(
-        f"# {protocol.upper()}: the last run in {SHOWN}/{protocol}.pcap\n\n"
-        "```mermaid\n" + "\n".join(mermaid) + "\n```\n\n" + summary + "\n")
-    return summary
+    drawn = arrows(protocol, datagrams(packets) if protocol == "udp" else packets)
+    summary = tally(protocol, drawn)
+    markdown = (f"# {protocol.upper()}: the last run in {SHOWN}/{protocol}.pcap\n\n"
+                "```mermaid\n" + "\n".join(mermaid(protocol, drawn)) + "\n```\n\n"
+                + summary + "\n")
+    return text_ladder(protocol, drawn), markdown, summary
+
+
+def main(folder: Path):
+    if not any((folder / f"{p}.pcap").exists() for p in ("tcp", "udp")):
+        raise Bad(f"no capture in {SHOWN}: run the lab with it first: {CAPTURE}")
+    tallies = {}
+    for protocol in ("tcp", "udp"):
+        done = draw(folder, protocol)
+        if done:
+            text, markdown, tallies[protocol] = done
+            print("\n".join(text) + "\n")
+            (folder / f"{protocol}.md").write_text(markdown)
+    if not tallies:
+        raise Bad(f"no packets of the lab in {SHOWN}: run it again: {CAPTURE}")
+    print("\n".join(tallies.values()))
+    print("Diagrams: " + ", ".join(f"{SHOWN}/{p}.md" for p in tallies))
 
 
 if __name__ == "__main__":
+    FOLDER = Path(sys.argv[1] if len(sys.argv) > 1 else "/captures")
     # Write as the owner of the captures folder, like the capture itself.
     if os.getuid() == 0:
         owner = FOLDER.stat()
         os.setgroups([])
         os.setgid(owner.st_gid)
         os.setuid(owner.st_uid)
-    if not any((FOLDER / f"{p}.pcap").exists() for p in ("tcp", "udp")):
-        fail(f"no capture in {SHOWN}: run the lab with it first: {CAPTURE}")
-    tallies = {p: draw(p) for p in ("tcp", "udp")}
-    tallies = {p: line for p, line in tallies.items() if line}
-    if not tallies:
-        fail(f"no packets of the lab in {SHOWN}: run it again: {CAPTURE}")
-    print("\n".join(tallies.values()))
-    print("Diagrams: " + ", ".join(f"{SHOWN}/{p}.md" for p in tallies))
+    try:
+        main(FOLDER)
+    except Bad as error:
+        sys.exit(f"Error: {error}")

@@ -364,10 +364,12 @@ class TheWire(unittest.TestCase):
         self.exercise_12(exercise_text(WIRE, 12), draw)
 
     def run_and_remove(self, up, down, while_it_runs=None, codes=(0, 0)):
-        """An attached `up`: both clients exit; then Ctrl-C, and `down` with the same files,
-        which leaves nothing of the lab behind."""
+        """An attached `up`: both clients exit (with these codes, unless None); then Ctrl-C,
+        and `down` with the same files, which leaves nothing of the lab behind."""
         terminal = self.student.terminal(up)
-        self.assertEqual(self.student.exited("tcp-client", "udp-client"), list(codes), terminal.errors)
+        exited = self.student.exited("tcp-client", "udp-client")
+        if codes is not None:
+            self.assertEqual(exited, list(codes), terminal.errors)
         if while_it_runs:
             while_it_runs()
         self.student.ctrl_c(terminal)
@@ -413,8 +415,8 @@ class TheWire(unittest.TestCase):
     def exercise_12(self, text, draw):
         up, down, drawing = [c for c in commands(text) if "docker compose" in c]
         self.assertEqual(drawing, draw)
-        for run in range(3):  # "three times"
-            self.run_and_remove(up, down)
+        for run in range(3):  # "three times"; at 30 %, now and then a client gives up
+            self.run_and_remove(up, down, codes=None)
             tcp, _ = self.drawn(drawing)
             self.assertRegex(tcp, r"^TCP: \d+ packets")
             shutil.copy(self.student.folder / "wire" / "captures" / "tcp.md",

@@ -19,7 +19,7 @@ import unittest
 from pathlib import Path
 
 from support import (ROOT, Script, compose_commands, docker, docker_engine_answers, exercise, lab_environment,
-                     wait_until)
+                     mermaid_check, wait_until)
 from test_docker import existing_lab
 from test_readme import exercise_text, section
 
@@ -380,10 +380,15 @@ class TheWire(unittest.TestCase):
         self.assertEqual(left, "")
 
     def drawn(self, draw):
-        """The drawing, with no warning about anything left behind: its two tally lines."""
+        """The drawing, with no warning about anything left behind, valid Mermaid 11 where
+        the tests are given a parser (CI): its two tally lines."""
         done = self.student.type(draw)
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertNotIn("orphan", done.stderr.lower())
+        captures = self.student.folder / "wire" / "captures"
+        checked = mermaid_check(captures / "tcp.md", captures / "udp.md")
+        if checked:
+            self.assertEqual(checked[0], 0, checked[1])
         return [line for line in done.stdout.splitlines() if re.match(r"(TCP|UDP): ", line)]
 
     def exercise_9(self):

@@ -4,15 +4,18 @@
     draw.py [FOLDER]    (default /captures, the lab's wire/captures)
 
 Reads what each server's network interface saw (tcp.pcap, udp.pcap) and,
-after a run with loss, what the loss rules dropped (tcp-lost.pcap,
-udp-lost.pcap). Prints each ladder as text, one arrow per packet, and writes
-it as a Mermaid diagram into tcp.md and udp.md beside the captures.
+after a run on the impaired network, each packet's fate there (tcp-impair.jsonl,
+udp-impair.jsonl): lost, held, copied. Prints each ladder as text, one arrow
+per packet, and writes it as a Mermaid diagram into tcp.md and udp.md beside
+the captures.
 
 A pipeline of small stages: read the records, merge them into one list of
 packets, label each packet as one Arrow, then render the Arrows twice, as
 text and as Mermaid, and count them in a tally line.
 """
+import json
 import os
+import statistics
 import sys
 from pathlib import Path
 from typing import List, NamedTuple, Optional, Tuple
@@ -27,10 +30,21 @@ WIDEST = RIGHT - LEFT - 12  # the longest words on one arrow of the ladder
 SYN, FIN, RST, ACK = (dpkt.tcp.TH_SYN, dpkt.tcp.TH_FIN, dpkt.tcp.TH_RST,
                       dpkt.tcp.TH_ACK)
 RAW_IP = (dpkt.pcap.DLT_RAW, 228, 12)  # link types of bare IPv4 packets
+HELD = 0.005  # seconds: a packet held this long or longer says so
 
 
 class Bad(Exception):
     """A record that cannot be drawn: the one line that says why."""
+
+
+class Event(NamedTuple):
+    """One line of impair.py's record: a packet and its fate."""
+    time: float  # when it came to impair.py, on the capture's clock
+    inbound: bool  # on its way in to the server
+    copy: bool  # the network's copy of a packet, not its sender's
+    lost: bool
+    held: float  # seconds it was held before going on
+    ip: dpkt.ip.IP
 
 
 class Packet(NamedTuple):
@@ -38,6 +52,9 @@ class Packet(NamedTuple):
     ip: dpkt.ip.IP
     lost: bool = False
     fragments: int = 1  # IP fragments of a UDP datagram
+    held: float = 0.0  # seconds the network held it
+    copy: bool = False  # the network's copy
+    overtaken: int = 0  # packets sent after it that arrived before it
 
 
 class Connection(NamedTuple):
@@ -54,6 +71,10 @@ class Arrow(NamedTuple):
     words: str  # what it carries
     lost: bool
     again_after: Optional[float]  # a copy of what its sender sent before
+    held: float = 0.0  # seconds the network held it
+    copy: bool = False  # the network's copy
+    overtaken: int = 0  # packets sent after it that arrived before it
+    size: int = 0  # bytes of data it carries
 
 
 # Stage 1: read the records.
@@ -85,6 +106,20 @@ def read(path: Path) -> Optional[List[Tuple[float, dpkt.ip.IP]]]:
     return packets
 
 
+def read_record(path: Path) -> List[Event]:
+    """impair.py's record: one JSON line per packet; none if no file."""
+    if not path.exists():
+        return []
+    try:
+        return [Event(line["time"], line["way"] == "in", line["copy"],
+                      line["lost"], line["held"],
+                      dpkt.ip.IP(bytes.fromhex(line["packet"])))
+                for line in map(json.loads, path.read_text().splitlines())]
+    except (ValueError, KeyError, TypeError, dpkt.UnpackError):
+        raise Bad(f"{SHOWN}/{path.name} is cut short, or is no record of "
+                  "impair.py; run the lab again") from None
+
+
 def ends(ip):
     """The two (address, port) ends of a packet; a later fragment has none."""
     src, dst = dpkt.utils.inet_to_str(ip.src), dpkt.utils.inet_to_str(ip.dst)
@@ -95,25 +130,35 @@ def ends(ip):
 
 # Stage 2: merge them into one list of packets.
 
-def merge(captured, dropped) -> Optional[List[Packet]]:
-    """One list of packets in time order, each marked lost or not; None if
-    the drop log is from a later run than the capture.
+def merge(captured, events: List[Event], port) -> Optional[List[Packet]]:
+    """One list of packets in time order; None if the record is from a
+    later run than the capture.
 
-    A packet dropped on its way in is in both records (the capture sees it
-    before the rules drop it); one dropped on its way out only in the drop
-    log. A drop from a connection the capture never saw is another run's."""
+    Without a record, the capture's packets. With one, the packets coming in
+    to the server are the record's: impair.py saw each one as the server got
+    it (the capture saw them before any hold, and a large TCP send as one
+    piece), with the network's copies and how long each was held. The
+    packets going out are the capture's, and the record's lost ones, which
+    never reached the capture. A record of connections the capture never
+    saw is another run's: a later one is refused, an earlier one left out."""
     packets = [Packet(t, ip) for t, ip in captured]
     flows = {frozenset(ends(p.ip)) for p in packets}
-    ours = [(t, ip) for t, ip in dropped if frozenset(ends(ip)) in flows]
-    if packets and dropped and not ours and dropped[0][0] > packets[-1].time:
-        return None
-    for time, ip in ours:
-        same = [n for n, p in enumerate(packets) if not p.lost
-                and bytes(p.ip) == bytes(ip) and 0 <= time - p.time < 0.5]
-        if same:
-            packets[same[-1]] = packets[same[-1]]._replace(lost=True)
-        else:
-            packets.append(Packet(time, ip, lost=True))
+    ours = [e for e in events if frozenset(ends(e.ip)) in flows]
+    if packets and events and not ours:
+        return None if events[0].time > packets[-1].time else packets
+    recorded = {frozenset(ends(e.ip)) for e in ours if e.inbound}
+    seen = {bytes(p.ip): p.time for p in packets}  # on the capture's clock
+    ours = [e._replace(time=seen.get(bytes(e.ip), e.time)) for e in ours]
+    packets = [p for p in packets if not (
+        ends(p.ip)[1][1] == port and frozenset(ends(p.ip)) in recorded)]
+    arrivals = [e for e in ours if e.inbound and not e.lost]
+    for e in ours:
+        if e.inbound or e.lost:
+            overtaken = sum(1 for a in arrivals if a.time > e.time
+                            and a.time + a.held < e.time + e.held)
+            packets.append(Packet(e.time, e.ip, lost=e.lost, held=e.held,
+                                  copy=e.copy,
+                                  overtaken=0 if e.lost else overtaken))
     return sorted(packets, key=lambda p: p.time)
 
 
@@ -156,8 +201,10 @@ def connections(protocol, packets):
 
 
 def label_tcp(p, sender, seen):
-    """SYN, SYN-ACK, data with its byte numbers, FIN, RST, or ACK n; and
-    when the sender sent any of these sequence numbers before."""
+    """SYN, SYN-ACK, data with its byte numbers, FIN, RST, or ACK n (a
+    duplicate ACK, and SACK blocks: bytes the receiver has beyond n); and
+    when the sender sent any of these sequence numbers before. The
+    network's copy of a segment is not its sender's sending again."""
     tcp, receiver = p.ip.data, ends(p.ip)[1]
     base = seen.setdefault(sender, tcp.seq - (0 if tcp.flags & SYN else 1))
     peer = seen.get(receiver, tcp.ack - 1)
@@ -171,15 +218,27 @@ def label_tcp(p, sender, seen):
         words.append("FIN")
     if tcp.flags & RST:
         words.append("RST")
+    acked = (tcp.ack - peer) % 2**32
     if not words:
-        words.append(f"ACK {(tcp.ack - peer) % 2**32}")
+        again = seen.get((sender, "acked")) == acked and not p.copy
+        words.append(f"{'duplicate ' if again else ''}ACK {acked}")
+        seen[(sender, "acked")] = acked
+    for kind, edges in dpkt.tcp.parse_opts(tcp.opts):
+        if kind == dpkt.tcp.TCP_OPT_SACK:  # (first, after last) pairs
+            for n in range(0, len(edges) - 7, 8):
+                low, high = (int.from_bytes(edges[n + i:n + i + 4], "big")
+                             for i in (0, 4))
+                low, high = (low - peer) % 2**32, (high - peer) % 2**32 - 1
+                words.append(f"{'D-SACK' if high < acked else 'SACK'} "
+                             f"{low}-{high}")
     # The sequence numbers this segment takes: a copy of any of them is a
     # segment sent again, by the sender's kernel.
     end = start + len(tcp.data) + bool(tcp.flags & SYN) + bool(tcp.flags & FIN)
     sent = seen.setdefault((sender, "sent"), [])
     earlier = [t for first, last, t in sent if max(first, start) < min(last, end)]
-    sent.append((start, end, p.time))
-    return ", ".join(words), min(earlier, default=None)
+    if not p.copy:
+        sent.append((start, end, p.time))
+    return ", ".join(words), None if p.copy else min(earlier, default=None)
 
 
 def label_udp(p, sender, seen, from_client):
@@ -190,7 +249,7 @@ def label_udp(p, sender, seen, from_client):
     if p.fragments > 1:
         words += f", {p.fragments} fragments"
     key = (sender, bytes(getattr(p.ip.data, "data", p.ip.data)))
-    earlier = seen.get(key) if from_client else None
+    earlier = seen.get(key) if from_client and not p.copy else None
     seen.setdefault(key, p.time)
     return words, earlier
 
@@ -209,14 +268,30 @@ def arrows(protocol, packets: List[Packet]) -> List[Arrow]:
             words, first = label_udp(p, sender, remembered, rightwards)
         again = None if first is None else p.time - first
         labelled.append(Arrow(p.time - packets[0].time, connection,
-                              rightwards, words, p.lost, again))
+                              rightwards, words, p.lost, again, p.held,
+                              p.copy, p.overtaken, payload_size(p)))
     return sorted(labelled, key=lambda a: a.connection.number)
 
 
+def payload_size(p: Packet) -> int:
+    """The bytes a TCP segment or a UDP datagram carries."""
+    if isinstance(p.ip.data, dpkt.tcp.TCP):
+        return len(p.ip.data.data)
+    return p.ip.data.ulen - 8 if isinstance(p.ip.data, dpkt.udp.UDP) else 0
+
+
 def words_of(arrow: Arrow) -> str:
-    if arrow.again_after is None:
-        return arrow.words
-    return f"{arrow.words}, sent again after {arrow.again_after:.2f} s"
+    """What an arrow says: what it carries, then what befell it."""
+    words = [arrow.words]
+    if arrow.copy:
+        words.append("the network's copy")
+    if arrow.held >= HELD:
+        words.append(f"held {arrow.held:.2f} s")
+    if arrow.overtaken:
+        words.append(f"overtaken by {arrow.overtaken}")
+    if arrow.again_after is not None:
+        words.append(f"sent again after {arrow.again_after:.2f} s")
+    return ", ".join(words)
 
 
 # Stage 4: render the Arrows, as text and as Mermaid, and count them.
@@ -273,28 +348,74 @@ def mermaid(protocol, drawn: List[Arrow]) -> List[str]:
             heading = arrow.connection
             lines.append(f"    Note over C,S: {title(protocol, heading)}")
         sender, receiver = ("C", "S") if arrow.rightwards else ("S", "C")
-        lines.append(f"    {sender}{'-x' if arrow.lost else '->>'}{receiver}: "
-                     f"{arrow.time:.3f} s, {words_of(arrow)}{' (lost)' if arrow.lost else ''}")
+        # -x lost, -->> (dotted) the network's copy, ->> any other packet
+        shape = ("--" if arrow.copy else "-") + ("x" if arrow.lost else ">>")
+        lines.append(f"    {sender}{shape}{receiver}: {arrow.time:.3f} s, "
+                     f"{words_of(arrow)}{' (lost)' if arrow.lost else ''}")
     return lines
 
 
 def tally(protocol, drawn: List[Arrow]) -> str:
+    """One line that counts what the ladder shows; a second one, after a
+    delay, with the round trips the first exchange took."""
     lost = sum(a.lost for a in drawn) or "none"
     again = [a for a in drawn if a.again_after is not None]
     count = len({a.connection for a in drawn})
     if protocol == "tcp":
-        return (f"TCP: {len(drawn)} packets"
-                + (f" in {count} connections" if count > 1 else "")
-                + f", {lost} lost, {len(again) or 'none'} sent again by the "
-                "kernels")
-    line_ = f"UDP: {len(drawn)} datagrams, {lost} lost"
-    if again:
-        line_ += (f", sent again by the client after {again[0].again_after:.2f} s"
-                  if len(again) == 1 else
-                  f", sent again by the client {len(again)} times")
-    elif lost != "none":
-        line_ += ", never sent again"
-    return line_
+        line_ = (f"TCP: {len(drawn)} packets"
+                 + (f" in {count} connections" if count > 1 else "")
+                 + f", {lost} lost, {len(again) or 'none'} sent again by the "
+                 "kernels")
+    else:
+        line_ = f"UDP: {len(drawn)} datagrams, {lost} lost"
+        if again:
+            line_ += (f", sent again by the client after {again[0].again_after:.2f} s"
+                      if len(again) == 1 else
+                      f", sent again by the client {len(again)} times")
+        elif lost != "none":
+            line_ += ", never sent again"
+    copies = sum(a.copy for a in drawn)
+    overtaken = [a for a in drawn if a.overtaken]
+    if copies:
+        line_ += f", {copies} {'copy' if copies == 1 else 'copies'} by the network"
+    if overtaken:
+        line_ += f", {len(overtaken)} overtaken"
+    trips = round_trips(protocol, drawn)
+    return line_ + (f"\n{trips}" if trips else "")
+
+
+def round_trips(protocol, drawn: List[Arrow]) -> Optional[str]:
+    """How many round trips the first exchange took, counted in its arrows:
+    the client's flights of packets (those sent together, within half a
+    round trip of the first) until the echo's last byte left the server.
+    The round trip is the median time the network held the client's
+    packets. None without a delay (no packet held HELD seconds or more)."""
+    first = [a for a in drawn if a.connection.number == 1]
+    holds = [a.held for a in first if a.rightwards and not a.lost]
+    echo = [a for a in first if not a.rightwards and a.size and not a.lost
+            and a.again_after is None and not a.copy]
+    if not holds or not echo or statistics.median(holds) < HELD:
+        return None
+    trip = statistics.median(holds)
+    last = echo[-1].time if protocol == "tcp" else echo[0].time
+    flights = []
+    for a in first:
+        if a.rightwards and not a.copy and a.time < last:
+            if not flights or a.time >= flights[-1][0].time + trip / 2:
+                flights.append([])
+            flights[-1].append(a)
+    names = []
+    for flight in flights:
+        words = " ".join(a.words for a in flight)
+        names.append("handshake" if "SYN" in words else
+                     "sent again" if any(a.again_after is not None for a in flight) else
+                     "message" if any(a.size for a in flight) else
+                     "Nagle's wait")
+    size = sum(a.size for a in echo) if protocol == "tcp" else echo[0].size
+    n = len(flights)
+    return (f"{protocol.upper()}: {n} round trip{'s' if n > 1 else ''} of "
+            f"{trip:.2f} s for the echo of {size} bytes"
+            + (f" ({', '.join(names)})" if protocol == "tcp" else ""))
 
 
 # The stages, one protocol at a time.
@@ -305,11 +426,11 @@ def draw(folder: Path, protocol):
     captured = read(folder / f"{protocol}.pcap")
     if captured is None:
         return None
-    dropped = read(folder / f"{protocol}-lost.pcap") or []
-    packets = merge(captured, dropped)
+    record = read_record(folder / f"{protocol}-impair.jsonl")
+    packets = merge(captured, record, SERVER_PORTS[protocol])
     if packets is None:
-        raise Bad(f"{SHOWN}/{protocol}.pcap is older than {protocol}-lost.pcap: "
-                  "run the loss with the capture, then draw again")
+        raise Bad(f"{SHOWN}/{protocol}.pcap is older than {protocol}-impair.jsonl: "
+                  "run the impaired network with the capture, then draw again")
     if not packets:  # for example udp.pcap after a TCP-only run
         return None
     drawn = arrows(protocol, datagrams(packets) if protocol == "udp" else packets)

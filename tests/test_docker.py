@@ -39,7 +39,7 @@ SLOW_STOP = 10  # seconds: Docker's kill timeout, what a server that ignores the
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 WIRE_README = (ROOT / "wire" / "README.md").read_text(encoding="utf-8")
 _RUN = WIRE_README.split("### One run, packet by packet", 1)[1].split("\n### ", 1)[0]
-_BLOCKS = dict(zip(("tcp-loss", "tcp-capture", "udp-loss", "udp-client"),
+_BLOCKS = dict(zip(("tcp-impair", "tcp-capture", "udp-impair", "udp-client"),
                    [*re.findall(r"```console\n(.*?)```", _RUN, re.DOTALL),
                     *re.findall(r"```text\n(.*?)```", _RUN, re.DOTALL)]))
 README_RUN = {name: block.splitlines() for name, block in _BLOCKS.items()}  # the README's loss run
@@ -177,8 +177,8 @@ def stop_captures(test, options):
     wait_until(lambda: the_teardown_is_over(test.service_log("tcp-capture")), 20,
                "the live view showing the end of the teardown")
     services = ["tcp-capture", "udp-capture"]
-    if "wire/loss.yml" in options["files"]:
-        services += ["tcp-loss", "udp-loss"]
+    if "wire/impair.yml" in options["files"]:
+        services += ["tcp-impair", "udp-impair"]
     test.compose("stop", *services, **options)
 
 
@@ -615,11 +615,11 @@ class WireTests(Lab):
     @exercise(9, 11, 12)
     def test_deterministic_loss_with_the_capture_as_the_readme_shows(self):
         folder = lab_copy(self, os.getuid())
-        options = {"files": ["wire/loss.yml", "wire/capture.yml"], "folder": folder,
+        options = {"files": ["wire/impair.yml", "wire/capture.yml"], "folder": folder,
                    "settings": {"LOSS_EVERY": "4", "LOSS_PERCENT": ""}}
         self.up(**options)
         self.assertEqual(self.wait_for_clients("tcp-client", "udp-client"), [0, 0])
-        for service, server in (("tcp-loss", "tcp-server"), ("udp-loss", "udp-server")):
+        for service, server in (("tcp-impair", "tcp-server"), ("udp-impair", "udp-server")):
             self.assert_least_privilege(service, {"NET_ADMIN", "SETUID", "SETGID"}, server)
 
         # The programs print exactly what they print on a perfect network; UDP's resend aside.
@@ -654,7 +654,7 @@ class WireTests(Lab):
         self.assertEqual([p.direction for p in udp], ["to server", "to server", "to client"])
 
         # The drop logs name each packet the rules dropped, as the README shows them.
-        for service in ("tcp-loss", "udp-loss"):
+        for service in ("tcp-impair", "udp-impair"):
             dropped = check_the_readme_drop_log(self, service)
             # The rules stay in the server's namespace after the loss service has stopped.
             code, out, err = docker("run", "--rm", "--network", f"container:{service[:3]}-server",
@@ -702,7 +702,7 @@ class WireTests(Lab):
         _, drawn = self.draw(folder, os.getuid())
         tcp, (shown, tally) = arrows(drawn["tcp"]), drawn_in_readme("### One run, drawn", "tcp")
         shown = arrows(shown)
-        out = [p for p in map(packet, self.service_log("tcp-loss")[1:]) if p.direction == "to client"]
+        out = [p for p in map(packet, self.service_log("tcp-impair")[1:]) if p.direction == "to client"]
         self.assertEqual(len(tcp), len(capture) + len(out))
         check_the_end_after_the_lost_fin(self, tcp, shown)
         self.assertEqual([(sender, label) for sender, label, lost in tcp[:13] if lost],
@@ -771,31 +771,31 @@ class WireTests(Lab):
         self.assertIn("Error: wire/captures/tcp.pcap is older than tcp-lost.pcap: run the loss "
                       "with the capture, then draw again", done.stderr.splitlines())
 
-        # Started again beside the running server, tcp-loss loads its table again: the same
+        # Started again beside the running server, tcp-impair loads its table again: the same
         # table, not a second set of rules beside the first.
         def listening():
-            return sum("listening on nflog" in line for line in self.service_log("tcp-loss", 2))
+            return sum("listening on nflog" in line for line in self.service_log("tcp-impair", 2))
 
         self.assertEqual(listening(), 1)
-        self.compose("restart", "tcp-loss", **options)
+        self.compose("restart", "tcp-impair", **options)
         wait_until(lambda: listening() == 2, 30, "the rules loaded again")  # they are, before it listens
-        code, rules, err = docker("exec", self.containers("tcp-loss")[0],
+        code, rules, err = docker("exec", self.containers("tcp-impair")[0],
                                   "nft", "list", "table", "ip", "socket_lab_loss")
         self.assertEqual(code, 0, err)
         self.assertEqual((rules.count(" drop"), rules.count("jump lose")), (1, 2), rules)
 
     def test_a_bad_loss_setting_stops_everything_with_one_line(self):
-        # A bad value as the README runs it: nothing but loss-settings starts ...
+        # A bad value as the README runs it: nothing but impair-settings starts ...
         line = "Error: LOSS_PERCENT must be a whole number from 0 to 100, not '150'"
-        options = {"files": ["wire/loss.yml"], "settings": {"LOSS_PERCENT": "150", "LOSS_EVERY": ""}}
+        options = {"files": ["wire/impair.yml"], "settings": {"LOSS_PERCENT": "150", "LOSS_EVERY": ""}}
         self.addCleanup(self.compose, "down", "--timeout", "2", check=False, **options)
         attached = self.compose("up", "--build", check=False, **options)
         self.assertNotEqual(attached.returncode, 0)
         if self.FLAVOUR == "Compose v2":  # legacy Compose does not show it: see wire/README.md
             self.assertRegex(attached.stdout + attached.stderr,
-                             rf"(?m)^loss-settings-1 +\| {re.escape(line)}$")
-            self.assertIn(f"loss-settings-1  | {line}", WIRE_README)
-        logs = self.compose("logs", "--no-color", "loss-settings", **options).stdout
+                             rf"(?m)^impair-settings-1 +\| {re.escape(line)}$")
+            self.assertIn(f"impair-settings-1  | {line}", WIRE_README)
+        logs = self.compose("logs", "--no-color", "impair-settings", **options).stdout
         self.assertEqual([text.split("| ", 1)[1] for text in logs.splitlines() if "| " in text], [line])
         services = {}
         for container in self.containers():  # no server, no client ever started
@@ -803,7 +803,7 @@ class WireTests(Lab):
             service = docker("inspect", "-f", '{{index .Config.Labels "com.docker.compose.service"}}',
                              container)[1].strip()
             services[service] = not started.startswith("0001-")
-        self.assertEqual({name for name, ran in services.items() if ran}, {"loss-settings"})
+        self.assertEqual({name for name, ran in services.items() if ran}, {"impair-settings"})
         self.assertEqual(self.containers(status="running"), [])
         # ... and every bad value, checked by loss.sh itself in the wire image.
         for variable, value, limits in (("LOSS_PERCENT", "abc", "0 to 100"),
@@ -892,7 +892,7 @@ class DockerExercises(Lab):
     @exercise(10)
     def test_exercise_10_total_loss_ends_both_clients_with_one_line(self):
         folder = lab_copy(self, os.getuid())
-        options = {"files": ["wire/loss.yml"], "folder": folder,
+        options = {"files": ["wire/impair.yml"], "folder": folder,
                    "settings": {"LOSS_PERCENT": "100", "LOSS_EVERY": ""}}
         self.up(**options)
         self.assertEqual(self.wait_for_clients("tcp-client", "udp-client"), [1, 1])
@@ -904,15 +904,15 @@ class DockerExercises(Lab):
                          [sending, waiting, "No reply within 1 s"] * 10 + ["Closing socket"])
         self.assertEqual(self.service_log("udp-client", 2), [
             "Error: no reply from udp-server:10001 after 10 tries; is the UDP server running?"])
-        self.assertEqual(self.service_log("udp-loss")[0],
+        self.assertEqual(self.service_log("udp-impair")[0],
                          "Losing 100 % of the packets of udp port 10001, at random")
         # The client's kernel resent its SYN, 1 s after the first, then never sooner than
         # the time before (Linux waits 1 s for the first few, or doubles every time).
-        tcp = self.service_log("tcp-loss")[1:]
+        tcp = self.service_log("tcp-impair")[1:]
         self.assertEqual({(p.direction, p.flags) for p in map(packet, tcp)}, {("to server", "S")})
         self.assertGreaterEqual(len(tcp), 4)
         # Their times, from the drop log's file: seconds since 1970, not times of day.
-        self.compose("stop", "tcp-loss", **options)
+        self.compose("stop", "tcp-impair", **options)
         code, out, err = docker("run", "--rm", "-v", f"{folder / 'wire' / 'captures'}:/captures:ro",
                                 "socket-lab-wire", "tcpdump", "-r", "/captures/tcp-lost.pcap", "-n", "-tt")
         self.assertEqual(code, 0, err)
@@ -922,7 +922,7 @@ class DockerExercises(Lab):
         self.assertGreaterEqual(gaps[0], 0.9, gaps)
         for shorter, longer in zip(gaps, gaps[1:]):
             self.assertGreaterEqual(longer, shorter * 0.9, gaps)
-        udp = [packet(line) for line in self.service_log("udp-loss")[1:]]
+        udp = [packet(line) for line in self.service_log("udp-impair")[1:]]
         self.assertEqual([(p.direction, p.length) for p in udp], [("to server", 48)] * 10)
         for name in LAB_NAMES:  # no server saw a client
             self.assertEqual(self.log(name), server_lines(name, None)[:2])

@@ -302,7 +302,7 @@ class PodmanTests(PodmanLab):
     def test_loss_alone_then_with_the_capture_as_the_readme_shows(self):
         folder, owner = self.lab_copy()
         settings = {"LOSS_EVERY": "4", "LOSS_PERCENT": ""}
-        runs = [["wire/loss.yml"], ["wire/loss.yml", "wire/capture.yml"]]
+        runs = [["wire/impair.yml"], ["wire/impair.yml", "wire/capture.yml"]]
         if not self.ROOTLESS:
             # How the end can differ (wire/README.md): the client's network outlives the
             # client, here by 1 s on purpose, and its kernel answers. Rootful only, to
@@ -314,11 +314,11 @@ class PodmanTests(PodmanLab):
             with self.subTest(files=files):
                 options = {"files": files, "folder": folder, "settings": settings}
                 said = self.up(**options).stderr
-                self.check_the_warnings_the_readme_quotes(said, "tcp-loss")
+                self.check_the_warnings_the_readme_quotes(said, "tcp-impair")
                 self.check_clients_succeed("tcp-client", "udp-client")
                 # The drop logs name the packets the README's run lost: the rules were in
                 # place before the first packet.
-                for service in ("tcp-loss", "udp-loss"):
+                for service in ("tcp-impair", "udp-impair"):
                     docker_tests.check_the_readme_drop_log(self, service)
                 if "wire/capture.yml" in files:
                     docker_tests.stop_captures(self, options)
@@ -369,11 +369,11 @@ class RootfulPodman(PodmanTests, unittest.TestCase):
 
     def test_a_bad_loss_setting_ends_in_its_line_and_no_client_runs(self):
         line = "Error: LOSS_PERCENT must be a whole number from 0 to 100, not '150'"
-        options = {"files": ["wire/loss.yml"], "settings": {"LOSS_PERCENT": "150", "LOSS_EVERY": ""}}
+        options = {"files": ["wire/impair.yml"], "settings": {"LOSS_PERCENT": "150", "LOSS_EVERY": ""}}
         self.addCleanup(self.compose, "down", "-t", "1", check=False, **options)
         done = self.compose("up", "--build", "-d", check=False, **options)
         self.assertNotEqual(done.returncode, 0)
-        for service in ("loss-settings", "tcp-loss", "udp-loss"):
+        for service in ("impair-settings", "tcp-impair", "udp-impair"):
             name = next(iter(self.containers(service)))
             self.assertEqual(self.state(name)[1], "1")
             self.assertEqual(set(self.log(name, 2)), {line})
@@ -382,7 +382,7 @@ class RootfulPodman(PodmanTests, unittest.TestCase):
                                                               "udp-server": "udp-server"})
         for client in self.containers("tcp-client", "udp-client"):
             self.assertEqual(self.state(client)[0], "created")
-        command = "podman-compose -f docker-compose.yml -f wire/loss.yml logs loss-settings"
+        command = "podman-compose -f docker-compose.yml -f wire/impair.yml logs impair-settings"
         self.assertIn(f"`{command}`", " ".join(PODMAN_SECTION.split()))
         shown = self.compose(*command.split()[5:], **options)
         self.assertIn(line, shown.stdout + shown.stderr)  # podman-compose 1.4 prints it on stderr

@@ -16,7 +16,7 @@ README = DOCS["README.md"]
 WIRE = DOCS["wire/README.md"]
 SCRIPTS = sorted(ROOT.glob("*_docker.py"))
 COMPOSE_FILE = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
-COMPOSE_FILES = ("docker-compose.yml", "wire/capture.yml", "wire/loss.yml", "wire/draw.yml")
+COMPOSE_FILES = ("docker-compose.yml", "wire/capture.yml", "wire/impair.yml", "wire/draw.yml")
 
 
 def code_blocks(language, text=None):
@@ -148,7 +148,7 @@ class Commands(unittest.TestCase):
     def test_the_wire_files_add_their_services_and_readme_commands_use_them(self):
         self.assertEqual(compose_services("wire/capture.yml"),
                          {"tcp-capture", "udp-capture", "tcp-client", "udp-client"})
-        self.assertEqual(compose_services("wire/loss.yml"), {"loss-settings", "tcp-loss", "udp-loss",
+        self.assertEqual(compose_services("wire/impair.yml"), {"impair-settings", "tcp-impair", "udp-impair",
                                                              *compose_services()})
         self.assertEqual(compose_services("wire/draw.yml"), {"draw"})
         used = {name for words in compose_commands() for name in parse(words)[0]}
@@ -162,7 +162,7 @@ class Commands(unittest.TestCase):
         last), for the ports that capture.sh and loss.sh open and the READMEs name."""
         waits = {}
         for tool, variable, readme in (("capture", "CAPTURE_READY", "port 9000 of the server"),
-                                       ("loss", "LOSS_READY", "port 9001 of their server")):
+                                       ("loss", "IMPAIR_READY", "port 9001 of their server")):
             text = (ROOT / "wire" / f"{tool}.yml").read_text()
             waits[tool] = re.search(r"\n  entrypoint:\n(.*?)\n  environment:\n", text, re.S).group(1)
             port = re.search(rf'\n    {variable}: "(\d+)"\n', text).group(1)
@@ -170,7 +170,7 @@ class Commands(unittest.TestCase):
             self.assertRegex((ROOT / "wire" / f"{tool}.sh").read_text(), opens)
             self.assertIn(readme, " ".join(WIRE.split()))
         self.assertEqual(waits["capture"], waits["loss"])
-        self.assertIn("for port in $$CAPTURE_READY $$LOSS_READY; do", waits["capture"])
+        self.assertIn("for port in $$CAPTURE_READY $$IMPAIR_READY; do", waits["capture"])
         # 300 knocks 0.1 s apart: "up to 30 s", as wire/README.md says.
         self.assertRegex(waits["capture"], r"for _ in \$\$\(seq 300\); do .*\n.*\n *sleep 0\.1\n")
         self.assertIn("the client waits for that, up to 30 s", " ".join(WIRE.split()))

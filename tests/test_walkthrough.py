@@ -79,7 +79,7 @@ class Student:
     def remove_every_lab(self):
         """However the test ended: down with every file the lab has, reported if it fails."""
         done = self.type("docker compose -f docker-compose.yml -f wire/capture.yml "
-                         "-f wire/loss.yml down --timeout 1")
+                         "-f wire/impair.yml down --timeout 1")
         self.test.assertEqual(done.returncode, 0, done.stderr)
 
     def type(self, line, timeout=STEP):

@@ -147,8 +147,7 @@ def merge(captured, events: List[Event], port) -> Optional[List[Packet]]:
     if packets and events and not ours:
         return None if events[0].time > packets[-1].time else packets
     recorded = {frozenset(ends(e.ip)) for e in ours if e.inbound}
-    seen = {bytes(p.ip): p.time for p in packets}  # on the capture's clock
-    ours = [e._replace(time=seen.get(bytes(e.ip), e.time)) for e in ours]
+    ours = [e._replace(time=captured_time(e, packets)) for e in ours]
     packets = [p for p in packets if not (
         ends(p.ip)[1][1] == port and frozenset(ends(p.ip)) in recorded)]
     arrivals = [e for e in ours if e.inbound and not e.lost]
@@ -160,6 +159,16 @@ def merge(captured, events: List[Event], port) -> Optional[List[Packet]]:
                                   copy=e.copy,
                                   overtaken=0 if e.lost else overtaken))
     return sorted(packets, key=lambda p: p.time)
+
+
+def captured_time(event: Event, packets: List[Packet]) -> float:
+    """When the capture saw the packet of a record's event: the nearest time,
+    within a few milliseconds, of a captured packet with the same bytes.
+    (impair.py sees a packet a moment after tcpdump does, and a datagram's
+    first fragment after the others.)"""
+    same = [p.time for p in packets if abs(p.time - event.time) < 0.005
+            and bytes(p.ip) == bytes(event.ip)]
+    return min(same, key=lambda t: abs(t - event.time), default=event.time)
 
 
 def datagrams(packets: List[Packet]) -> List[Packet]:
@@ -229,8 +238,8 @@ def label_tcp(p, sender, seen):
                 low, high = (int.from_bytes(edges[n + i:n + i + 4], "big")
                              for i in (0, 4))
                 low, high = (low - peer) % 2**32, (high - peer) % 2**32 - 1
-                words.append(f"{'D-SACK' if high < acked else 'SACK'} "
-                             f"{low}-{high}")
+                span = f"{low}" if low == high else f"{low}-{high}"
+                words.append(f"{'D-SACK' if high < acked else 'SACK'} {span}")
     # The sequence numbers this segment takes: a copy of any of them is a
     # segment sent again, by the sender's kernel.
     end = start + len(tcp.data) + bool(tcp.flags & SYN) + bool(tcp.flags & FIN)
@@ -388,10 +397,10 @@ def round_trips(protocol, drawn: List[Arrow]) -> Optional[str]:
     """How many round trips the first exchange took, counted in its arrows:
     the client's flights of packets (those sent together, within half a
     round trip of the first) until the echo's last byte left the server.
-    The round trip is the median time the network held the client's
-    packets. None without a delay (no packet held HELD seconds or more)."""
+    The round trip is the median time the network held the clients'
+    packets. None without a delay (that median below HELD seconds)."""
+    holds = [a.held for a in drawn if a.rightwards and not a.lost]
     first = [a for a in drawn if a.connection.number == 1]
-    holds = [a.held for a in first if a.rightwards and not a.lost]
     echo = [a for a in first if not a.rightwards and a.size and not a.lost
             and a.again_after is None and not a.copy]
     if not holds or not echo or statistics.median(holds) < HELD:

@@ -50,6 +50,16 @@ class Settings(NamedTuple):  # the fields in the order of RANGES
     duplicate_every: int
 
 
+class Fate(NamedTuple):
+    """One line of the record: what became of one packet."""
+    time: float  # when it came here (time.time(), the capture's clock)
+    way: str  # "in" to the server, or "out"
+    copy: bool  # the network's copy, not its sender's packet
+    lost: bool
+    held: float  # seconds held before it went on
+    packet: str  # its bytes, from the IP header on, in hex
+
+
 class Held(NamedTuple):
     """A packet on its way in, until it is let on."""
     due: float  # when to let it on (time.monotonic())
@@ -101,7 +111,7 @@ def install_rules(protocol, port, settings: Settings):
     ones. Each ruleset replaces the one before it, so a restart does not
     add a second set. --queue-bypass: while no program reads the queue (this
     one died, say), packets pass untouched."""
-    queue = f"-j NFQUEUE --queue-num 0 --queue-bypass"
+    queue = "-j NFQUEUE --queue-num 0 --queue-bypass"
     subprocess.run(["iptables-restore"], check=True, text=True, input=(
         "*filter\n"
         f"-A INPUT -p {protocol} --dport {port} {queue}\n"
@@ -146,10 +156,8 @@ class Wire:
         self.overtaken = {}  # held-back packet's number: how many passed it
         self.loopback = socket.if_nametoindex("lo")
 
-    def write(self, arrived, way, copy, lost, held_for, payload):
-        self.record.write(json.dumps({
-            "time": arrived, "way": way, "copy": copy, "lost": lost,
-            "held": round(held_for, 6), "packet": payload.hex()}) + "\n")
+    def write(self, fate: Fate):
+        self.record.write(json.dumps(fate._asdict()) + "\n")
         self.record.flush()
 
     def arrive(self, packet):
@@ -161,11 +169,11 @@ class Wire:
         self.count["lost"] += 1  # both ways take turns, as on one wire
         if chosen(s.loss_every, s.loss_percent, self.count["lost"] - 1):
             packet.drop()
-            self.write(now, way, copy, True, 0, payload)
+            self.write(Fate(now, way, copy, True, 0, payload.hex()))
             print("lost:", packet_line(payload), flush=True)
         elif not inbound:
             packet.accept()
-            self.write(now, way, False, False, 0, payload)
+            self.write(Fate(now, way, False, False, 0, payload.hex()))
         else:
             if copy:
                 print("copied by the network:", packet_line(payload), flush=True)
@@ -184,24 +192,26 @@ class Wire:
         return max(0.0, self.held[0].due - time.monotonic()) if self.held else None
 
     def let_on_due(self):
-        """Let on each packet whose time has come, and each held-back one
-        that OVERTAKERS packets have passed."""
+        """Let on each packet whose time has come; after each, any held-back
+        one that OVERTAKERS packets have now passed."""
         while self.held and self.held[0].due <= time.monotonic():
             h = heapq.heappop(self.held)
             self.let_on(h)
-            if not h.held_back:
-                for other in self.held:
-                    if other.held_back and other.number < h.number:
-                        self.overtaken[other.number] = self.overtaken.get(other.number, 0) + 1
-        for h in [h for h in self.held if self.overtaken.get(h.number, 0) >= OVERTAKERS]:
-            self.held.remove(h)
-            heapq.heapify(self.held)
-            self.let_on(h)
+            if h.held_back:
+                continue
+            behind = [o for o in self.held if o.held_back and o.number < h.number]
+            for other in behind:
+                self.overtaken[other.number] = self.overtaken.get(other.number, 0) + 1
+                if self.overtaken[other.number] >= OVERTAKERS:
+                    self.held.remove(other)
+                    heapq.heapify(self.held)
+                    self.let_on(other)
 
     def let_on(self, h: Held):
         h.packet.accept()
         held_for, payload = time.time() - h.arrived, h.packet.get_payload()
-        self.write(h.arrived, "in", h.copy, False, held_for, payload)
+        self.write(Fate(h.arrived, "in", h.copy, False, round(held_for, 6),
+                        payload.hex()))
         if h.held_back:
             print(f"held back {held_for:.2f} s, overtaken by "
                   f"{self.overtaken.pop(h.number, 0)}:", packet_line(payload),

@@ -6,6 +6,7 @@ print() and sys.exit() calls), so a changed format without a changed README fail
 """
 import ast
 import re
+import shlex
 import unittest
 
 from support import ROOT, mermaid_check
@@ -73,8 +74,10 @@ def compose_commands():
         text = text.split("#")[0]
         found = re.match(r"\s*(?:[A-Z_]+=\S+ )*(?:docker(?: compose|-compose)|podman-compose)(?=\s|$)(.*)",
                          text)
-        if found and found.group(1).split():  # not a bare mention of the program
-            commands.append(found.group(1).split())
+        words = shlex.split(found.group(1)) if found else []
+        words = words[:words.index("|")] if "|" in words else words  # not what it pipes into
+        if words:  # not a bare mention of the program
+            commands.append(words)
     return commands
 
 
@@ -158,23 +161,25 @@ class Commands(unittest.TestCase):
         self.assertNotIn("tcp-capture", compose_services())
 
     def test_the_clients_wait_for_the_ports_the_wire_tools_open(self):
-        """capture.yml and loss.yml give the clients the same wait (either file may come
-        last), for the ports that capture.sh and loss.sh open and the READMEs name."""
-        waits = {}
+        """capture.yml and impair.yml give the clients the same wait (either file may come
+        last), for the ports that capture.sh and impair.py open and the READMEs name."""
+        waits, ports = {}, {}
         for tool, variable, readme in (("capture", "CAPTURE_READY", "port 9000 of the server"),
-                                       ("loss", "IMPAIR_READY", "port 9001 of their server")):
+                                       ("impair", "IMPAIR_READY", "port 9001 of their server")):
             text = (ROOT / "wire" / f"{tool}.yml").read_text()
             waits[tool] = re.search(r"\n  entrypoint:\n(.*?)\n  environment:\n", text, re.S).group(1)
-            port = re.search(rf'\n    {variable}: "(\d+)"\n', text).group(1)
-            opens = rf"\nready\.sh {port} /proc/net/\S+ \d &\n"
-            self.assertRegex((ROOT / "wire" / f"{tool}.sh").read_text(), opens)
+            ports[tool] = re.search(rf'\n    {variable}: "(\d+)"\n', text).group(1)
             self.assertIn(readme, " ".join(WIRE.split()))
-        self.assertEqual(waits["capture"], waits["loss"])
+        self.assertRegex((ROOT / "wire" / "capture.sh").read_text(),
+                         rf"\nready\.sh {ports['capture']} /proc/net/\S+ \d &\n")
+        self.assertRegex((ROOT / "wire" / "impair.py").read_text(),
+                         rf"\nREADY_PORT = {ports['impair']}  #")
+        self.assertEqual(waits["capture"], waits["impair"])
         self.assertIn("for port in $$CAPTURE_READY $$IMPAIR_READY; do", waits["capture"])
         # 300 knocks 0.1 s apart: "up to 30 s", as wire/README.md says.
         self.assertRegex(waits["capture"], r"for _ in \$\$\(seq 300\); do .*\n.*\n *sleep 0\.1\n")
         self.assertIn("the client waits for that, up to 30 s", " ".join(WIRE.split()))
-        self.assertIn("port 9000 (the capture's) or 9001 (the loss's)", " ".join(README.split()))
+        self.assertIn("port 9000 (the capture's) or 9001 (impair.py's)", " ".join(README.split()))
 
     def test_docker_exec_names_a_server_container(self):
         containers = set(re.findall(r"container_name: ([a-z0-9-]+)", COMPOSE_FILE))
@@ -205,21 +210,29 @@ class Settings(unittest.TestCase):
         self.assertEqual(read, {"LISTEN_HOST", "LISTEN_PORT", "SERVER_HOST", "SERVER_PORT", "MESSAGE"})
         self.assertEqual(documented, read)
 
-    def test_the_loss_settings_table_lists_what_wire_reads_with_its_defaults(self):
-        table = section(WIRE, "### Loss settings").split("\n\n|", 1)[1].split("\n\n", 1)[0]
-        documented = dict(re.findall(r"^\| `([A-Z_]+)` \| (\S+) \|", "|" + table, re.MULTILINE))
-        script = (ROOT / "wire" / "loss.sh").read_text(encoding="utf-8")
-        read = dict(re.findall(r"\$\{([A-Z_]+):-([^}]*)\}", script))
-        self.assertEqual(read, {"LOSS_PERCENT": "20", "LOSS_EVERY": ""})
-        self.assertEqual(documented, {name: f"`{default}`" if default else "unset"
-                                      for name, default in read.items()})
-        passed = re.search(r"environment: \[(.*)\]", (ROOT / "wire" / "loss.yml").read_text())
-        self.assertEqual(set(passed.group(1).split(", ")), set(read))
+    def test_the_impairment_settings_table_lists_what_impair_py_reads_with_its_ranges(self):
+        table = section(WIRE, "### Impairment settings").split("\n\n|", 1)[1].split("\n\n", 1)[0]
+        documented = re.findall(r"^\| `([A-Z_]+)` \| (\d+) to (\d+) \|", "|" + table, re.MULTILINE)
+        script = (ROOT / "wire" / "impair.py").read_text(encoding="utf-8")
+        ranges = re.search(r"\nRANGES = \{.*?\n\}", script, re.S).group(0)
+        read = re.findall(r'"([A-Z_]+)": \((\d+), (\d+)\)', ranges)
+        self.assertEqual(len(read), 8)
+        self.assertEqual(documented, read)
+        settings = yaml_list((ROOT / "wire" / "impair.yml").read_text(), "environment: &settings")
+        self.assertEqual(settings, [name for name, _, _ in read])
+        fields = re.search(r"\nclass Settings\(NamedTuple\):.*?\n\n", script, re.S).group(0)
+        self.assertEqual(re.findall(r"\n    (\w+): int", fields), [name.lower() for name, _, _ in read])
 
     def test_the_idle_timeout_is_the_one_documented(self):
         timeout = re.search(r"^IDLE_TIMEOUT = (\d+)", (ROOT / "tcp_server_docker.py").read_text(),
                             re.MULTILINE).group(1)
         self.assertRegex(" ".join(README.split()), rf"says nothing for {timeout} seconds is dropped")
+
+
+def yaml_list(text, key):
+    """The items of the YAML block list under `key` (a line of its own) in a Compose file."""
+    block = text.split(key + "\n", 1)[1]
+    return re.findall(r"^ +- (\S+)$", block.split("\n\n", 1)[0], re.MULTILINE)
 
 
 def exercise_text(doc, number):

@@ -365,8 +365,9 @@ def mermaid(protocol, drawn: List[Arrow]) -> List[str]:
 
 
 def tally(protocol, drawn: List[Arrow]) -> str:
-    """One line that counts what the ladder shows; a second one, after a
-    delay, with the round trips the first exchange took."""
+    """Lines that count what the ladder shows, each within 79 columns: the
+    packets; what the network did to them, if anything; after a delay, the
+    round trips the first exchange took."""
     lost = sum(a.lost for a in drawn) or "none"
     again = [a for a in drawn if a.again_after is not None]
     count = len({a.connection for a in drawn})
@@ -383,14 +384,15 @@ def tally(protocol, drawn: List[Arrow]) -> str:
                       f", sent again by the client {len(again)} times")
         elif lost != "none":
             line_ += ", never sent again"
+    lines = [line_]
     copies = sum(a.copy for a in drawn)
-    overtaken = [a for a in drawn if a.overtaken]
-    if copies:
-        line_ += f", {copies} {'copy' if copies == 1 else 'copies'} by the network"
-    if overtaken:
-        line_ += f", {len(overtaken)} overtaken"
+    overtaken = sum(bool(a.overtaken) for a in drawn)
+    network = ([f"{copies} {'copy' if copies == 1 else 'copies'} by the network"] if copies else []) \
+        + ([f"{overtaken} overtaken"] if overtaken else [])
+    if network:
+        lines.append(f"{protocol.upper()}: " + ", ".join(network))
     trips = round_trips(protocol, drawn)
-    return line_ + (f"\n{trips}" if trips else "")
+    return "\n".join(lines + ([trips] if trips else []))
 
 
 def round_trips(protocol, drawn: List[Arrow]) -> Optional[str]:
@@ -423,8 +425,8 @@ def round_trips(protocol, drawn: List[Arrow]) -> Optional[str]:
     size = sum(a.size for a in echo) if protocol == "tcp" else echo[0].size
     n = len(flights)
     return (f"{protocol.upper()}: {n} round trip{'s' if n > 1 else ''} of "
-            f"{trip:.2f} s for the echo of {size} bytes"
-            + (f" ({', '.join(names)})" if protocol == "tcp" else ""))
+            f"{trip:.2f} s for {size} bytes"
+            + (f": {', '.join(names)}" if protocol == "tcp" else ""))
 
 
 # The stages, one protocol at a time.

@@ -55,7 +55,8 @@ IMPAIRMENTS = ("LOSS_PERCENT", "LOSS_EVERY", "DELAY_MS", "JITTER_MS", "REORDER_P
 
 def impaired(**settings):
     """wire/impair.yml's settings, as a student sets them: these, and none of the others."""
-    return {**dict.fromkeys(IMPAIRMENTS, ""), **{name.upper(): str(value) for name, value in settings.items()}}
+    chosen = {name.upper(): str(value) for name, value in settings.items()}
+    return {**dict.fromkeys(IMPAIRMENTS, ""), **chosen}
 
 
 def lost(line):
@@ -132,7 +133,8 @@ def readme_commands(section):
     """The Compose commands of a section's bash blocks, each as (the files after the main
     one, the arguments after them), the settings in front and what it pipes into dropped."""
     text = WIRE_README.split(f"\n{section}\n", 1)[1].split("\n## ", 1)[0]
-    lines = [line for block in re.findall(r"```bash\n(.*?)```", text, re.DOTALL) for line in block.splitlines()]
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.DOTALL)
+    lines = [line for block in blocks for line in block.splitlines()]
     commands = []
     for line in lines:
         words = shlex.split(line)
@@ -938,7 +940,8 @@ class WireTests(Lab):
         long_one = drawn["tcp"].split("Note over C,S: connection 2:", 1)[1]
         labels = [label for _, label, _ in arrows(long_one)]
         self.assertTrue(any("overtaken by 3" in label for label in labels), labels)
-        self.assertTrue(any(label.startswith("duplicate ACK") and "SACK" in label for label in labels), labels)
+        self.assertTrue(any(label.startswith("duplicate ACK") and "SACK" in label for label in labels),
+                        labels)
         self.assertRegex(drawn["tcp"].splitlines()[-1], r"^TCP: \d+ overtaken$")
         udp = [label for sender, label, _ in arrows(drawn["udp"].split("Note over C,S: client 2:", 1)[1])
                if sender == "C"]
@@ -955,8 +958,9 @@ class WireTests(Lab):
         client = re.fullmatch(rf"Received 48 bytes from ({ADDRESS})", udp_server[2]).group(1)
         once = server_lines("udp-server", client)
         self.assertEqual(udp_server, once + once[2:])  # received, printed, answered twice
+        shown = readme_block("## Duplicates", "Received")
         self.assertEqual([re.sub(ADDRESS, "ADDRESS", line) for line in udp_server[2:9]],
-                         [re.sub(ADDRESS, "ADDRESS", line) for line in readme_block("## Duplicates", "Received")])
+                         [re.sub(ADDRESS, "ADDRESS", line) for line in shown])
         self.assertEqual(sum(line.startswith("Received") for line in self.service_log("udp-client")), 1)
         tcp_server = self.log("tcp-server")
         client = re.fullmatch(rf"Connection from ({ADDRESS})", tcp_server[2]).group(1)
@@ -990,7 +994,8 @@ class WireTests(Lab):
         for service in ("tcp-impair", "udp-impair"):
             self.assertEqual(docker("kill", self.containers(service)[0])[0], 0)
         for client in ("tcp-client", "udp-client"):
-            done = self.compose("run", "--rm", "--no-deps", client, folder=folder, settings=options["settings"])
+            done = self.compose("run", "--rm", "--no-deps", client, folder=folder,
+                                settings=options["settings"])
             self.assertNotIn("No reply within 1 s", done.stdout)
         self.assertEqual(sum(line.startswith("Connection from") for line in self.log("tcp-server")), 2)
         stop_captures(self, options)
@@ -1217,10 +1222,14 @@ class Images(Lab, unittest.TestCase):
         self.compose("build", "draw", files=["wire/draw.yml"], timeout=600)
         self.assert_one_python("socket-lab-wire")
         self.assertEqual(self.run_in("socket-lab-wire", "python3 -c 'import dpkt; print(dpkt.__version__)'\n"
-                                     "head -n 1 /usr/local/bin/draw.py"),
-                         ["1.9.8", "#!/usr/bin/env python3"])
-        pinned = re.search(r"pip install .* dpkt==(\S+)", (ROOT / "wire" / "Dockerfile").read_text())
-        self.assertEqual(pinned.group(1), "1.9.8")
+                                     "python3 -c 'import netfilterqueue; print(netfilterqueue.VERSION)'\n"
+                                     "head -n 1 /usr/local/bin/draw.py /usr/local/bin/impair.py\n"
+                                     "command -v gcc cc || echo no compiler"),
+                         ["1.9.8", "(1, 1, 0)", "==> /usr/local/bin/draw.py <==", "#!/usr/bin/env python3",
+                          "", "==> /usr/local/bin/impair.py <==", "#!/usr/bin/env python3", "no compiler"])
+        dockerfile = (ROOT / "wire" / "Dockerfile").read_text()
+        self.assertEqual(re.findall(r"\b(dpkt|NetfilterQueue)==(\S+)", dockerfile),
+                         [("NetfilterQueue", "1.1.0"), ("dpkt", "1.9.8")])
         # Its stages' unit tests, with the image's own Python and dpkt (elsewhere they
         # need dpkt installed), and draw.py as wire/draw.yml runs it: on an empty
         # folder, its one line.

@@ -125,7 +125,8 @@ class Records(unittest.TestCase):
                                    "    S->>C: 0.100 s, SYN-ACK",
                                    "    C->>S: 0.100 s, ACK 1, held 0.10 s",
                                    "    C-xS: 0.100 s, data, bytes 1-91 (lost)",
-                                   "    C->>S: 0.310 s, data, bytes 1-91, held 0.10 s, sent again after 0.21 s",
+                                   "    C->>S: 0.310 s, data, bytes 1-91, held 0.10 s, "
+                                   "sent again after 0.21 s",
                                    "    C-->>S: 0.310 s, data, bytes 1-91, the network's copy, held 0.10 s",
                                    "    S-xC: 0.410 s, ACK 92 (lost)"])
         self.assertEqual(summary.splitlines(), [
@@ -160,9 +161,9 @@ class Labels(unittest.TestCase):
 
     def arrows(self, protocol, timed, lost=(), **fates):
         """fates: held=({n: seconds}), copy=({n, ...}), overtaken=({n: count})."""
-        packets = [draw.Packet(t, p, lost=n in lost, held=fates.get("held", {}).get(n, 0.0),
-                               copy=n in fates.get("copy", ()), overtaken=fates.get("overtaken", {}).get(n, 0))
-                   for n, (t, p) in enumerate(timed)]
+        held, copy, overtaken = fates.get("held", {}), fates.get("copy", ()), fates.get("overtaken", {})
+        packets = [draw.Packet(t, p, lost=n in lost, held=held.get(n, 0.0), copy=n in copy,
+                               overtaken=overtaken.get(n, 0)) for n, (t, p) in enumerate(timed)]
         return draw.arrows(protocol, draw.datagrams(packets) if protocol == "udp" else packets)
 
     def test_sequence_numbers_that_wrap_count_bytes_from_1(self):
@@ -227,7 +228,6 @@ class Labels(unittest.TestCase):
         self.assertRegex(text[-1], r"^ {8}\|   sent again after 234\.00 s +\|$")
         self.assertIn("X", shown[2])
 
-
     def test_a_duplicated_datagram_is_the_networks_copy_not_sent_again(self):
         asked, answered = udp(UDP_CLIENT, UDP_SERVER, b"hello"), udp(UDP_SERVER, UDP_CLIENT, b"hello")
         drawn = self.arrows("udp", [(0.0, asked), (0.0001, asked), (0.001, answered), (0.002, answered)],
@@ -236,18 +236,21 @@ class Labels(unittest.TestCase):
             "datagram, 5 bytes", "datagram, 5 bytes, the network's copy", "datagram, 5 bytes",
             "datagram, 5 bytes"])
         self.assertEqual(draw.tally("udp", drawn), "UDP: 4 datagrams, none lost\nUDP: 1 copy by the network")
-        self.assertEqual(draw.mermaid("udp", drawn)[5], "    C-->>S: 0.000 s, datagram, 5 bytes, the network's copy")
+        self.assertEqual(draw.mermaid("udp", drawn)[5],
+                         "    C-->>S: 0.000 s, datagram, 5 bytes, the network's copy")
 
     def test_a_duplicated_segment_is_no_resend_and_its_d_sack_is_shown(self):
         message = tcp(CLIENT, SERVER, P | A, 1001, 5001, data=b"x" * 91)
         sack = tcp(SERVER, CLIENT, A, 5001, 1092, sack=[(1001, 1092)])
-        timed = [*handshake(1000), (0.01, message), (0.0101, message), (0.011, tcp(SERVER, CLIENT, A, 5001, 1092)),
-                 (0.012, sack)]
+        timed = [*handshake(1000), (0.01, message), (0.0101, message),
+                 (0.011, tcp(SERVER, CLIENT, A, 5001, 1092)), (0.012, sack)]
         drawn = self.arrows("tcp", timed, copy={4})
         self.assertEqual([draw.words_of(a) for a in drawn[3:]], [
-            "data, bytes 1-91", "data, bytes 1-91, the network's copy", "ACK 92", "duplicate ACK 92, D-SACK 1-91"])
+            "data, bytes 1-91", "data, bytes 1-91, the network's copy", "ACK 92",
+            "duplicate ACK 92, D-SACK 1-91"])
         self.assertEqual(draw.tally("tcp", drawn),
-                         "TCP: 7 packets, none lost, none sent again by the kernels\nTCP: 1 copy by the network")
+                         "TCP: 7 packets, none lost, none sent again by the kernels\n"
+                         "TCP: 1 copy by the network")
 
     def test_a_held_packet_overtaken_says_so_and_sack_blocks_are_numbered_from_1(self):
         first = tcp(CLIENT, SERVER, P | A, 1001, 5001, data=b"a" * 1448)
@@ -256,7 +259,8 @@ class Labels(unittest.TestCase):
         drawn = self.arrows("tcp", [*handshake(1000), (0.01, first), (0.0101, second), (0.011, sack)],
                             held={3: 0.1}, overtaken={3: 1})
         self.assertEqual([draw.words_of(a) for a in drawn[3:]], [
-            "data, bytes 1-1448, held 0.10 s, overtaken by 1", "data, bytes 1449-2896", "ACK 1, SACK 1449-2896"])
+            "data, bytes 1-1448, held 0.10 s, overtaken by 1", "data, bytes 1449-2896",
+            "ACK 1, SACK 1449-2896"])
         self.assertEqual(draw.tally("tcp", drawn),
                          "TCP: 6 packets, none lost, none sent again by the kernels\nTCP: 1 overtaken")
 

@@ -301,7 +301,7 @@ class PodmanTests(PodmanLab):
 
     def test_loss_alone_then_with_the_capture_as_the_readme_shows(self):
         folder, owner = self.lab_copy()
-        settings = {"LOSS_EVERY": "4", "LOSS_PERCENT": ""}
+        settings = docker_tests.impaired(loss_every=4)
         runs = [["wire/impair.yml"], ["wire/impair.yml", "wire/capture.yml"]]
         if not self.ROOTLESS:
             # How the end can differ (wire/README.md): the client's network outlives the
@@ -316,7 +316,7 @@ class PodmanTests(PodmanLab):
                 said = self.up(**options).stderr
                 self.check_the_warnings_the_readme_quotes(said, "tcp-impair")
                 self.check_clients_succeed("tcp-client", "udp-client")
-                # The drop logs name the packets the README's run lost: the rules were in
+                # impair.py names the packets the README's run lost: its rules were in
                 # place before the first packet.
                 for service in ("tcp-impair", "udp-impair"):
                     docker_tests.check_the_readme_drop_log(self, service)
@@ -335,6 +335,27 @@ class PodmanTests(PodmanLab):
                     udp, (readme, _) = arrows(drawn["udp"]), drawn_in_readme("### One run, drawn", "udp")
                     self.assertEqual(udp, arrows(readme))
                 self.check_down_leaves_nothing(**options)
+
+    def test_a_delay_and_copies_with_the_capture(self):
+        """The round trips and the network's copies, as with Docker: NFQUEUE and nftables'
+        dup in a Podman container's network namespace, rootful and rootless."""
+        folder, owner = self.lab_copy()
+        options = {"files": ["wire/impair.yml", "wire/capture.yml"], "folder": folder,
+                   "settings": docker_tests.impaired(delay_ms=100, duplicate_every=3)}
+        self.up(**options)
+        self.check_clients_succeed("tcp-client", "udp-client")
+        self.assertEqual(self.service_log("udp-impair")[0],
+                         "Impairing udp port 10001: delay 100 ms, copying 1 in 3")
+        udp_server = self.log("udp-server")
+        self.assertEqual(sum(line.startswith("Received 48 bytes") for line in udp_server), 2)
+        docker_tests.stop_captures(self, options)
+        drawn = self.draw(folder, owner)
+        self.assertEqual(drawn["udp"].splitlines()[-3:], ["UDP: 4 datagrams, none lost",
+                                                            "UDP: 1 copy by the network",
+                                                            "UDP: 1 round trip of 0.10 s for 48 bytes"])
+        self.assertEqual(drawn["tcp"].splitlines()[-1],
+                         "TCP: 3 round trips of 0.10 s for 91 bytes: handshake, message, Nagle's wait")
+        self.check_down_leaves_nothing(**options)
 
     def check_the_warnings_the_readme_quotes(self, said, service):
         """What podman-compose and Podman print about the healthchecks, where the README says."""
@@ -369,7 +390,7 @@ class RootfulPodman(PodmanTests, unittest.TestCase):
 
     def test_a_bad_loss_setting_ends_in_its_line_and_no_client_runs(self):
         line = "Error: LOSS_PERCENT must be a whole number from 0 to 100, not '150'"
-        options = {"files": ["wire/impair.yml"], "settings": {"LOSS_PERCENT": "150", "LOSS_EVERY": ""}}
+        options = {"files": ["wire/impair.yml"], "settings": docker_tests.impaired(loss_percent=150)}
         self.addCleanup(self.compose, "down", "-t", "1", check=False, **options)
         done = self.compose("up", "--build", "-d", check=False, **options)
         self.assertNotEqual(done.returncode, 0)

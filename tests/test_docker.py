@@ -253,17 +253,19 @@ def check_the_end_after_the_lost_fin(test, ladder, shown):
     """A drawn LOSS_EVERY=4 run is wire/README.md's up to the server's lost FIN (13 arrows).
     Then either nobody answers, as in that run: the server sends its FIN again and again;
     or the client's network outlived the client by 0.2 s (a busy computer, Podman): its kernel
-    answers (sending its own FIN again first, when its timer runs out first), and its ACK
-    ends the connection. Docker and Podman alike."""
+    sends its own FIN again, the server's acknowledges it (a D-SACK: it had it already) and
+    sends its FIN again, and the client's ACK 93 ends the connection (every fourth of these
+    lost too, and sent again). Docker and Podman alike."""
     test.assertEqual(ladder[:13], shown[:13])
-    server_again, client_again = ("S", "FIN, sent again after", False), ("C", "FIN, sent again after", False)
+    server_again = ("S", "FIN, sent again after")
     for rest in (ladder[13:], shown[13:]):
-        test.assertIn(server_again[:2], [arrow[:2] for arrow in rest])
-    rest = ladder[13:]
-    if rest[-1] == ("C", "ACK 93", False):
-        test.assertIn(rest[:-1], ([server_again], [client_again, server_again]), ladder)
+        test.assertIn(server_again, [arrow[:2] for arrow in rest])
+    rest = {arrow[:2] for arrow in ladder[13:]}
+    if any(sender == "C" for sender, _ in rest):
+        test.assertLessEqual(rest, {server_again, ("C", "FIN, sent again after"), ("S", "ACK 93, D-SACK 92"),
+                                    ("C", "ACK 93"), ("C", "duplicate ACK 93")}, ladder)
     else:
-        test.assertEqual({arrow[:2] for arrow in rest}, {server_again[:2]}, ladder)
+        test.assertEqual(rest, {server_again}, ladder)
 
 
 def logged_at(line):

@@ -329,9 +329,8 @@ class PodmanTests(PodmanLab):
                     tcp, (readme, _) = arrows(drawn["tcp"]), drawn_in_readme("### One run, drawn", "tcp")
                     docker_tests.check_the_end_after_the_lost_fin(self, tcp, arrows(readme))
                     if "linger.yml" in files:
-                        self.assertEqual(tcp[13:], [("C", "FIN, sent again after", False),
-                                                    ("S", "FIN, sent again after", False),
-                                                    ("C", "ACK 93", False)])
+                        self.assertEqual(tcp[13], ("C", "FIN, sent again after", False))
+                        self.assertIn(tcp[-1], [("C", "ACK 93", False), ("C", "duplicate ACK 93", False)])
                     udp, (readme, _) = arrows(drawn["udp"]), drawn_in_readme("### One run, drawn", "udp")
                     self.assertEqual(udp, arrows(readme))
                 self.check_down_leaves_nothing(**options)

@@ -223,7 +223,8 @@ def main(argv):
     if argv[1:] == ["check"]:
         return
     protocol, port = argv[1], int(argv[2])
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # docker stop
+    for stop in (signal.SIGTERM, signal.SIGINT):  # docker stop, or Ctrl-C
+        signal.signal(stop, lambda *_: sys.exit(0))
     wire, queue = Wire(settings), NetfilterQueue()
     try:
         install_rules(protocol, port, settings)

@@ -576,21 +576,28 @@ class WireTests(Lab):
         start_clients_before_their_capture(self, options, count=3)
         self.assertEqual(self.wait_for_clients("tcp-client", count=3), [0, 0, 0])
         self.assertEqual(sum(line.startswith("Connection from") for line in self.log("tcp-server")), 3)
-        wait_until(lambda: len(self.service_log("tcp-capture")) >= 60, 20, "60 packets captured")
+        # Each connection's last packet, the client's ACK of the server's FIN: then stop.
+        wait_until(lambda: sum("Flags [.], ack 93," in line for line in self.service_log("tcp-capture")) == 3,
+                   20, "three connections captured to their end")
         self.compose("stop", "tcp-capture", **options)
         lines, drawn = self.draw(folder, os.getuid())
         self.assertEqual(list(drawn), ["tcp"])  # udp-capture never ran
         self.assertEqual(len([line for line in lines if re.search(r" connection \d: ", line)]), 3)
         parts = re.split(r"\n    Note over C,S: connection (\d): .*\n", drawn["tcp"])
         self.assertEqual(parts[1::2], ["1", "2", "3"])
-        for part in parts[2::2]:  # each one whole: handshake first, 20 packets
-            self.assertEqual(arrows("\n" + part)[0], ("C", "SYN", False))
-            self.assertEqual(len(arrows("\n" + part)), 20)
-        self.assertEqual(drawn["tcp"].splitlines()[-1],
-                         "TCP: 60 packets in 3 connections, none lost, none sent again by the kernels")
+        counts = []
+        for part in parts[2::2]:  # each one whole: from its SYN to the last ACK
+            ladder = arrows("\n" + part)
+            self.assertEqual((ladder[0], ladder[-1]), (("C", "SYN", False), ("C", "ACK 93", False)))
+            counts.append(len(ladder))
+        # 20 packets each, as wire/README.md counts them, unless a busy computer's
+        # kernel sent two of a server's chunks in one segment (Nagle's algorithm).
+        self.assertTrue(all(14 <= count <= 20 for count in counts), counts)
+        self.assertEqual(drawn["tcp"].splitlines()[-1], f"TCP: {sum(counts)} packets in 3 connections, "
+                                                         "none lost, none sent again by the kernels")
         tshark_or_skip(self)  # tcp.stream == 1: the second connection only
         second = wireshark(self, folder / "wire" / "captures" / "tcp.pcap", "tcp.stream == 1")
-        self.assertEqual(len(second), 20)
+        self.assertEqual(len(second), counts[1])
         self.assertEqual(len({port for _, port, _, _ in second} - {10000}), 1)
 
     def test_capture_files_belong_to_whoever_owns_the_clone(self):

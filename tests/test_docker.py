@@ -900,21 +900,23 @@ class WireTests(Lab):
         self.assertEqual(self.service_log("tcp-impair"), ["Impairing tcp port 10000: delay 100 ms"])
         # The clients' own times: the handshake, the message, Nagle's wait; one for UDP.
         tcp = [at for at, _ in self.timed_log("tcp-client")]
+        # (Each 0.1 s, and less than 0.3 s even on a busy computer.)
         for later, earlier in ((tcp[1], tcp[0]), (tcp[2], tcp[1]), (tcp[-2], tcp[2])):
-            self.assertTrue(0.1 <= (later - earlier).total_seconds() < 0.2, tcp)
+            self.assertTrue(0.1 <= (later - earlier).total_seconds() < 0.3, tcp)
         udp = [at for at, _ in self.timed_log("udp-client")]
-        self.assertTrue(0.1 <= (udp[2] - udp[0]).total_seconds() < 0.2, udp)
+        self.assertTrue(0.1 <= (udp[2] - udp[0]).total_seconds() < 0.3, udp)
         # Every packet arriving at a server was held 0.1 s, none leaving it.
         fates = record(folder, "tcp") + record(folder, "udp")
-        self.assertTrue(all(0.1 <= f["held"] < 0.15 for f in fates if f["way"] == "in"), fates)
+        self.assertTrue(all(0.1 <= f["held"] < 0.3 for f in fates if f["way"] == "in"), fates)
         self.assertEqual({f["held"] for f in fates if f["way"] == "out"}, {0})
         stop_captures(self, options)
         lines, _ = self.draw(folder, os.getuid())
         shown = readme_block("## Round trips", "seconds tcp-client")
-        for protocol in ("TCP: ", "UDP: "):  # the round trips' tally lines, exactly
-            mine = [line for line in lines if line.startswith(protocol)]
+        for protocol in ("TCP: ", "UDP: "):  # the round trips' tally lines, but for a busy
+            mine = [line for line in lines if line.startswith(protocol)]  # computer's lateness
             theirs = [line for line in shown if line.startswith(protocol)]
-            self.assertEqual((len(mine), mine[1:]), (2, theirs[1:]))
+            self.assertEqual(len(mine), 2)
+            self.assertRegex(mine[1], "^" + re.escape(theirs[1]).replace(r"0\.10\ s", r"0\.1[0-4]\ s") + "$")
         ladders = "\n".join(lines).split("\n\n")
         # Arrow by arrow as the README's, up to the server's first FIN: what follows
         # depends on when the client's network went away.

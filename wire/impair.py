@@ -68,6 +68,7 @@ class Held(NamedTuple):
     arrived: float  # time.time(), the capture's clock
     copy: bool  # the network's copy, not the sender's packet
     held_back: bool  # waits for OVERTAKERS later packets to pass
+    meant: float  # seconds it is to be held (0: none, let on at once)
 
 
 def read_settings(environ) -> Settings:
@@ -180,12 +181,13 @@ class Wire:
             self.count["in"] += 1
             back = chosen(s.reorder_every, s.reorder_percent, self.count["in"] - 1)
             wait = (s.delay_ms + random.uniform(0, s.jitter_ms)) / 1000
-            due = time.monotonic() + wait + (HOLD_BACK if back else 0)
+            start = time.monotonic()
+            due = start + wait + (HOLD_BACK if back else 0)
             if not back:  # first in, first out: jitter alone reorders nothing
                 due = max([due] + [h.due for h in self.held if not h.held_back])
             packet.retain()  # keep its bytes after this call returns
             heapq.heappush(self.held, Held(due, self.count["in"], packet, now,
-                                           copy, back))
+                                           copy, back, due - start))
 
     def due_in(self):
         """Seconds until the next held packet is due; None if none is held."""
@@ -208,8 +210,11 @@ class Wire:
                     self.let_on(other)
 
     def let_on(self, h: Held):
+        """Let a packet on; record how long it was held, if it was meant to be
+        (not the moment this program takes for every packet)."""
         h.packet.accept()
-        held_for, payload = time.time() - h.arrived, h.packet.get_payload()
+        held_for = time.time() - h.arrived if h.meant > 0 else 0.0
+        payload = h.packet.get_payload()
         self.write(Fate(h.arrived, "in", h.copy, False, round(held_for, 6),
                         payload.hex()))
         if h.held_back:

@@ -2,6 +2,7 @@
 
 Every wait here polls with a deadline; nothing sleeps for a fixed time.
 """
+import contextlib
 import functools
 import os
 import re
@@ -165,11 +166,21 @@ def mermaid_check(*paths):
 
 
 def start_in_private_network(shell_script, cwd=ROOT, **settings):
-    """in_private_network, started in the background: return the process."""
+    """in_private_network, started in the background, in a process group of its own (what
+    it starts too: servers, the second machine's `sleep`): return the process. End it,
+    and all of them, with end_group."""
     return subprocess.Popen(
         ["unshare", "--map-root-user", "--net", "--mount", "sh", "-ec", "ip link set lo up\n" + shell_script],
         env=lab_environment(PYTHON=PYTHON, **settings), cwd=cwd, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, encoding="utf-8")
+        stderr=subprocess.PIPE, encoding="utf-8", start_new_session=True)
+
+
+def end_group(process, timeout=10):
+    """End a process started in a group of its own, and every process of that group, even
+    after the first has exited; read what is left of its output."""
+    with contextlib.suppress(ProcessLookupError):  # the whole group had ended
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate(timeout=timeout)
 
 
 def wait_until(condition, timeout, what):

@@ -196,6 +196,19 @@ def lab_copy(test, owner):
     return Path(copy)
 
 
+def own_image(test, folder):
+    """Give a copy of the lab whose scripts a test edits an image of its own: the edited
+    scripts never end up in `socket-lab`, which other tests and the student use."""
+    name = f"socket-lab-test-{os.getpid()}-{id(test)}"
+    compose_file = folder / "docker-compose.yml"
+    text = compose_file.read_text()
+    ours = re.sub(r"^(    image: )socket-lab\b(?!-)", rf"\g<1>{name}", text, flags=re.MULTILINE)
+    test.assertEqual(ours.count(f"image: {name}"), 4)  # the four services'
+    compose_file.write_text(ours)
+    test.addCleanup(docker, "rmi", name)
+    return name
+
+
 def start_clients_before_their_capture(test, options, count=1):
     """Start tcp-server and `count` TCP clients, but not their capture; watch for 1 s that
     the clients wait and the server sees nobody; then start the capture. For the Docker
@@ -339,8 +352,9 @@ class Lab:
         return compose([*COMPOSE[self.FLAVOUR], "-p", self.project], *args, **options)
 
     def up(self, *args, **options):
-        """`up --build -d`, torn down with `down` when the test ends."""
-        self.addCleanup(self.compose, "down", "--timeout", "2", check=False, **options)
+        """`up --build -d`, torn down with `down` when the test ends (a `down` that fails
+        fails the test)."""
+        self.addCleanup(self.compose, "down", "--timeout", "2", check=True, **options)
         self.compose("up", "--build", "-d", *args, **options)
 
     def containers(self, *services, status=None):
@@ -521,7 +535,7 @@ class LabTests(Lab):
         self.assertEqual(existing_lab(), [])
 
     def test_ctrl_c_on_an_attached_up(self):
-        self.addCleanup(self.compose, "down", "--timeout", "2", check=False)
+        self.addCleanup(self.compose, "down", "--timeout", "2", check=True)
         attached = subprocess.Popen([*COMPOSE[self.FLAVOUR], "-p", self.project, "up", "--build"],
                                     cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.addCleanup(attached.kill)
@@ -539,7 +553,7 @@ class LabTests(Lab):
         code, foreign, err = docker("create", "--name", "tcp-server", base, "true")
         self.assertEqual(code, 0, err)
         self.addCleanup(docker, "rm", "-f", foreign.strip())
-        self.addCleanup(self.compose, "down", "--timeout", "2", check=False)
+        self.addCleanup(self.compose, "down", "--timeout", "2", check=True)
         self.assertIn("tcp-server", existing_lab())  # what setUpModule checks before any test
         refused = self.compose("up", "-d", "tcp-server", check=False)
         self.assertNotEqual(refused.returncode, 0)
@@ -1030,7 +1044,7 @@ class WireTests(Lab):
         # A bad value as the README runs it: nothing but impair-settings starts ...
         line = "Error: LOSS_PERCENT must be a whole number from 0 to 100, not '150'"
         options = {"files": ["wire/impair.yml"], "settings": impaired(loss_percent=150)}
-        self.addCleanup(self.compose, "down", "--timeout", "2", check=False, **options)
+        self.addCleanup(self.compose, "down", "--timeout", "2", check=True, **options)
         attached = self.compose("up", "--build", check=False, **options)
         self.assertNotEqual(attached.returncode, 0)
         if self.FLAVOUR == "Compose v2":  # legacy Compose does not show it: see wire/README.md
@@ -1079,8 +1093,10 @@ class DockerExercises(Lab):
         # checked in test_lessons.py): the copy's server waits 5 s for a silent client.
         server = folder / "tcp_server_docker.py"
         server.write_text(server.read_text().replace("\nIDLE_TIMEOUT = 10 ", "\nIDLE_TIMEOUT = 5 "))
+        image = own_image(self, folder)
         options = {"files": ["wire/capture.yml"], "folder": folder}
         self.up("tcp-server", "tcp-capture", **options)
+        self.assertEqual(docker("inspect", "-f", "{{.Config.Image}}", "tcp-server")[1].strip(), image)
         wait_until(lambda: "Waiting for a connection..." in self.log("tcp-server"), 30, "tcp-server")
         # Nothing waits for tcpdump here but the student, who types slower than it starts.
         wait_until(lambda: any("listening on" in line for line in self.service_log("tcp-capture", 2)),

@@ -15,8 +15,9 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from support import (ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, exercise, free_port, in_private_network,
-                     private_network_available, run, start_in_private_network, start_server)
+from support import (ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, end_group, exercise, free_port,
+                     in_private_network, private_network_available, run, start_in_private_network,
+                     start_server)
 from test_readme import exercise_text as readme_exercise_text
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -71,7 +72,9 @@ def two_machines(listen_host, folder):
 
 
 def logs_of(test, started, folder):
-    """Wait (bounded) for a two-machine exchange to end; return the four logs."""
+    """Wait (bounded) for a two-machine exchange to end; return the four logs. Whatever
+    happens, nothing it started outlives the test."""
+    test.addCleanup(end_group, started)
     _, stderr = started.communicate(timeout=60)
     test.assertEqual(started.returncode, 0, stderr)
     return {name: Path(folder, name).read_text().splitlines()
@@ -249,7 +252,7 @@ class TenSecondWaits(unittest.TestCase):
             cls.folder = tempfile.TemporaryDirectory()
             cls.addClassCleanup(cls.folder.cleanup)
             cls.two_machines = two_machines("127.0.0.1", cls.folder.name)
-            cls.addClassCleanup(cls.two_machines.kill)
+            cls.addClassCleanup(end_group, cls.two_machines)
 
     def test_silent_tcp_client_is_dropped_after_the_idle_timeout(self):
         self.server.wait_for(r"Dropped the client: timed out", timeout=IDLE_TIMEOUT + 5)

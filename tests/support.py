@@ -183,6 +183,12 @@ def end_group(process, timeout=10):
     process.communicate(timeout=timeout)
 
 
+def fold(text):
+    """Text with its line breaks and runs of spaces as single spaces: prose as a reader
+    sees it, however the Markdown source wraps it."""
+    return " ".join(text.split())
+
+
 def wait_until(condition, timeout, what):
     """Poll condition() until it returns something true; fail after timeout seconds."""
     deadline = time.monotonic() + timeout

@@ -23,10 +23,10 @@ import unittest
 from pathlib import Path
 
 from support import (ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, compose, compose_commands, docker,
-                     docker_engine_answers, exercise, mermaid_check, run, wait_until)
+                     docker_engine_answers, exercise, fold, mermaid_check, run, wait_until)
 
 REQUIRED = os.environ.get("REQUIRE_DOCKER") == "1"
-COMPOSE = compose_commands() if docker_engine_answers() else {}
+COMPOSE = {}  # the Compose flavours installed: asked by setUpModule, not on import
 # LAB_COMPOSE=v2 or LAB_COMPOSE=legacy: only that flavour (CI runs each as a step of its
 # own); LAB_COMPOSE=podman: none of them (test_podman.py runs instead).
 ONLY = {"v2": "Compose v2", "legacy": "legacy"}.get(os.environ.get("LAB_COMPOSE", ""))
@@ -308,6 +308,7 @@ def existing_lab():
 def setUpModule():
     if not WANTED:
         raise unittest.SkipTest("LAB_COMPOSE=podman")
+    COMPOSE.update(compose_commands() if docker_engine_answers() else {})
     if not COMPOSE or (REQUIRED and not set(WANTED) <= set(COMPOSE)):
         reason = ("no Docker engine answers `docker info`" if not docker_engine_answers()
                   else f"Compose flavours found: {sorted(COMPOSE) or 'none'}")
@@ -671,7 +672,7 @@ class WireTests(Lab):
     def check_a_fragmented_datagram(self, folder, owner, options):
         """Exercise 4 through a running capture, with the README's command: 45 fragments
         each way on the wire, drawn as one arrow each way."""
-        shown = " ".join(WIRE_README.split())
+        shown = fold(WIRE_README)
         command = re.search(r"`docker compose -f docker-compose.yml -f wire/capture.yml (run --rm --no-deps "
                             r"-e MESSAGE=hello udp-client)`", shown).group(1).split()
         self.compose("start", "udp-capture", **options)  # a new udp.pcap
@@ -1087,7 +1088,7 @@ class DockerExercises(Lab):
         # With the capture, as wire/README.md tells: its notes on exercises 1 and 7 are
         # checked on the drawing of this run.
         self.assertIn("docker compose -f docker-compose.yml -f wire/capture.yml up --build -d tcp-server "
-                      "tcp-capture", " ".join(WIRE_README.split()))
+                      "tcp-capture", fold(WIRE_README))
         folder = lab_copy(self, os.getuid())
         # The exercise needs a window to start the clients in, not 10 s exactly (those are
         # checked in test_lessons.py): the copy's server waits 5 s for a silent client.
@@ -1212,7 +1213,10 @@ class LegacyCompose(LabTests, WireTests, unittest.TestCase):
 
 
 class Exercises(DockerExercises, unittest.TestCase):
-    FLAVOUR = next((name for name in COMPOSE if name in WANTED), "Compose v2")
+    @classmethod
+    def setUpClass(cls):
+        cls.FLAVOUR = next((name for name in COMPOSE if name in WANTED), "Compose v2")  # the first one
+        super().setUpClass()
 
 
 class Images(Lab, unittest.TestCase):

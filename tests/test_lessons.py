@@ -15,7 +15,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from support import (ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, end_group, exercise, free_port,
+from support import (ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, end_group, exercise, fold, free_port,
                      in_private_network, private_network_available, run, start_in_private_network,
                      start_server)
 from test_readme import exercise_text as readme_exercise_text
@@ -149,7 +149,7 @@ class ExercisesWithoutDocker(unittest.TestCase):
         server.signal(signal.SIGINT)
         self.assertEqual(server.wait(timeout=2), 0)
         self.assertEqual((server.lines[-1], server.errors), ("Stopping TCP server", []))
-        self.assertIn("Now and then two lines come out mixed", " ".join(exercise_text(2).split()))
+        self.assertIn("Now and then two lines come out mixed", fold(exercise_text(2)))
 
     @exercise(4)
     def test_exercise_4_the_largest_datagram_and_one_byte_more(self):
@@ -161,14 +161,14 @@ class ExercisesWithoutDocker(unittest.TestCase):
         self.assertEqual((code, len(err)), (1, 1), err)
         self.assertRegex(err[0], r"Message too long$")
         # "with 65,507 it works": one byte less than the command sends.
-        self.assertIn(f"With {size - 1:,} it works", " ".join(exercise_text(4).split()))
+        self.assertIn(f"With {size - 1:,} it works", fold(exercise_text(4)))
         code, out, err = run("udp_client_docker.py", SERVER_PORT=port, MESSAGE="x" * (size - 1))
         self.assertEqual((code, out[2], err),
                          (0, f"Received {size - 1} bytes from ('127.0.0.1', {port})", []))
 
     @exercise(5)
     def test_exercise_5_recv_4(self):
-        edit = re.search(r"change the line `([^`]+)` to `([^`]+)`", " ".join(exercise_text(5).split()))
+        edit = re.search(r"change the line `([^`]+)` to `([^`]+)`", fold(exercise_text(5)))
         old, new = edit.groups()
         self.assertEqual((old, new), ("data = connection.recv(16)", "data = connection.recv(4)"))
         copy = edited_copy(self, "tcp_server_docker.py", (re.escape(old), new))
@@ -184,11 +184,11 @@ class ExercisesWithoutDocker(unittest.TestCase):
                   if line.startswith("Received: ")]
         self.assertEqual([len(chunk) for chunk in chunks], [4] * 22 + [3])  # "23 chunks"
         self.assertIn("The server now prints 23 chunks (22 of 4 bytes and one of 3)",
-                      " ".join(exercise_text(5).split()))
+                      fold(exercise_text(5)))
         # wire/README.md's sample of one run: 14 segments of 4 bytes, 3 of 8 and 1 of 11 on
         # the wire, 7 `received` lines. Possible: whole 4-byte chunks (the 3-byte one last)
         # that add up to the 91 bytes, and a line count within what this test allows.
-        wire = " ".join((ROOT / "wire" / "README.md").read_text().split())
+        wire = fold((ROOT / "wire" / "README.md").read_text())
         sample = re.search(r"In one run here: (\d+) segments of 4 bytes, (\d+) of 8 and (\d+) of 11, "
                            r"and the client printed (\d+) `received` lines", wire)
         fours, eights, elevens, lines = map(int, sample.groups())

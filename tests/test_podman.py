@@ -17,14 +17,14 @@ import types
 import unittest
 
 import test_docker as docker_tests
-from support import ROOT, TCP_MESSAGE, UDP_MESSAGE, compose, mermaid_check, run, wait_until
+from support import ROOT, TCP_MESSAGE, UDP_MESSAGE, compose, fold, mermaid_check, run, wait_until
 from test_docker import ADDRESS, LAB_NAMES, NETWORK, README, README_RUN, arrows, drawn_in_readme, packet
 
 REQUIRED = os.environ.get("REQUIRE_PODMAN") == "1"
 WANTED = os.environ.get("LAB_COMPOSE", "podman") == "podman"
 PODMAN_COMPOSE = os.environ.get("PODMAN_COMPOSE") or shutil.which("podman-compose")
 PODMAN_SECTION = README.split("\n## Podman instead of Docker\n", 1)[1].split("\n## ", 1)[0]
-OLDEST = re.search(r"`podman-compose`, version (\d+)\.(\d+) or newer", " ".join(PODMAN_SECTION.split()))
+OLDEST = re.search(r"`podman-compose`, version (\d+)\.(\d+) or newer", fold(PODMAN_SECTION))
 ROOTLESS_USER = os.environ.get("PODMAN_USER", "1234")
 VERSIONS = {}  # podman's and podman-compose's, as podman-compose reports them
 
@@ -247,7 +247,7 @@ class PodmanTests(PodmanLab):
         for name in LAB_NAMES:  # removed by that `down`, or stopped as Docker stops it
             if self.podman("container", "exists", name)[0] == 0:
                 self.assertEqual(self.state(name), ("exited", "0"))
-        text = " ".join(PODMAN_SECTION.split())
+        text = fold(PODMAN_SECTION)
         for promise in ("run `podman-compose down` after Ctrl-C",
                         "Another Ctrl-C does not help; Ctrl-\\ does"):
             self.assertIn(promise, text)
@@ -271,14 +271,15 @@ class PodmanTests(PodmanLab):
             info = (folder / "wire" / "captures" / name).stat()
             self.assertEqual((info.st_uid, info.st_gid), (owner, owner))
         tcp = [packet(line) for line in self.read_capture(folder, "tcp.pcap")]
-        self.assertEqual([(p.direction, p.flags) for p in tcp[:3]],
-                         [("to server", "S"), ("to client", "S."), ("to server", ".")])
-        self.assertEqual(len(tcp), 20)
+        self.check_a_whole_exchange(tcp)
         udp = [packet(line) for line in self.read_capture(folder, "udp.pcap")]
         self.assertEqual([(p.direction, p.length) for p in udp], [("to server", 48), ("to client", 48)])
         drawn = self.draw(folder, owner)
         for protocol in ("tcp", "udp"):
             shown, tally = drawn_in_readme("## Drawing the wire", protocol)
+            if protocol == "tcp" and len(tcp) < 20:  # the echo coalesced: the start is the same
+                self.assertEqual(arrows(drawn[protocol])[:5], arrows(shown)[:5])
+                continue
             self.assertEqual(arrows(drawn[protocol]), arrows(shown))
             self.assertEqual(drawn[protocol].splitlines()[-1], tally)
         self.check_down_leaves_nothing(**options)
@@ -294,10 +295,19 @@ class PodmanTests(PodmanLab):
         wait_until(lambda: docker_tests.the_teardown_is_over(self.service_log("tcp-capture")), 20,
                    "the end of the teardown")
         self.compose("stop", "tcp-capture", **options)
-        tcp = [packet(line) for line in self.read_capture(folder, "tcp.pcap")]
+        self.check_a_whole_exchange([packet(line) for line in self.read_capture(folder, "tcp.pcap")])
+
+    def check_a_whole_exchange(self, tcp):
+        """A captured TCP exchange from its SYN: the handshake, the 91 bytes in one segment,
+        their echo, both FINs. 20 packets, as wire/README.md counts them, unless a busy
+        computer's kernel sent some of the server's chunks together (Nagle's algorithm, as
+        it explains): rootless Podman's slower network did, once."""
         self.assertEqual([(p.direction, p.flags) for p in tcp[:3]],
                          [("to server", "S"), ("to client", "S."), ("to server", ".")])
-        self.assertEqual(len(tcp), 20)
+        self.assertEqual([p.length for p in tcp if p.direction == "to server" and p.length], [91])
+        self.assertEqual(sum(p.length for p in tcp if p.direction == "to client"), 91)
+        self.assertEqual([p.direction for p in tcp if "F" in p.flags], ["to server", "to client"])
+        self.assertTrue(14 <= len(tcp) <= 20, tcp)
 
     def test_loss_alone_then_with_the_capture_as_the_readme_shows(self):
         folder, owner = self.lab_copy()
@@ -358,7 +368,7 @@ class PodmanTests(PodmanLab):
 
     def check_the_warnings_the_readme_quotes(self, said, service):
         """What podman-compose and Podman print about the healthchecks, where the README says."""
-        text = " ".join(PODMAN_SECTION.split())
+        text = fold(PODMAN_SECTION)
         ignored = (f"Ignored {service} condition check due to podman {VERSIONS['podman']} "
                    "doesn't support healthy!")
         major, minor = map(int, VERSIONS["podman"].split(".")[:2])
@@ -403,7 +413,7 @@ class RootfulPodman(PodmanTests, unittest.TestCase):
         for client in self.containers("tcp-client", "udp-client"):
             self.assertEqual(self.state(client)[0], "created")
         command = "podman-compose -f docker-compose.yml -f wire/impair.yml logs impair-settings"
-        self.assertIn(f"`{command}`", " ".join(PODMAN_SECTION.split()))
+        self.assertIn(f"`{command}`", fold(PODMAN_SECTION))
         shown = self.compose(*command.split()[5:], **options)
         self.assertIn(line, shown.stdout + shown.stderr)  # podman-compose 1.4 prints it on stderr
 
@@ -433,7 +443,7 @@ class RootfulPodman(PodmanTests, unittest.TestCase):
         refused = docker_compose("up", "-d", "--no-build", "tcp-server")
         self.assertNotEqual(refused.returncode, 0)
         self.assertIn(f"network {NETWORK} was found but has incorrect label", refused.stderr)
-        self.assertTrue(f"`network {NETWORK} was found but has incorrect label" in " ".join(README.split()),
+        self.assertTrue(f"`network {NETWORK} was found but has incorrect label" in fold(README),
                         "README.md's troubleshooting does not quote this error")
         self.compose("down")  # the README's answer
         self.assertEqual(self.existing_lab(), [])
@@ -445,7 +455,7 @@ class RootfulPodman(PodmanTests, unittest.TestCase):
         refused = self.compose("up", "-d", "tcp-server", check=False)
         said = 'the container name "tcp-server" is already in use'
         self.assertIn(said, refused.stdout + refused.stderr)
-        self.assertIn(f"`{said}`", " ".join(README.split()))
+        self.assertIn(f"`{said}`", fold(README))
         self.assertEqual(docker_compose("down", "-t", "1").returncode, 0)  # the README's answer
         self.compose("down", "-t", "1")
         self.assertEqual(self.existing_lab(), [])
@@ -458,7 +468,7 @@ class RootlessPodman(PodmanTests, unittest.TestCase):
     ROOTLESS = True
 
     def test_only_ports_from_1024_up_can_be_published(self):
-        self.assertIn("Only ports from 1024 up can be published", " ".join(PODMAN_SECTION.split()))
+        self.assertIn("Only ports from 1024 up can be published", fold(PODMAN_SECTION))
         with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as setting:
             if setting.read().strip() != "1024":
                 self.skipTest("this machine lets users publish other ports (ip_unprivileged_port_start)")

@@ -9,7 +9,7 @@ import re
 import shlex
 import unittest
 
-from support import ROOT, mermaid_check
+from support import ROOT, fold, mermaid_check
 
 DOCS = {name: (ROOT / name).read_text(encoding="utf-8")
         for name in ("README.md", "wire/README.md", "tests/README.md")}
@@ -68,7 +68,7 @@ def compose_commands():
     texts = [line for block in blocks(r"(?:bash|powershell|bat)") for line in block.splitlines()]
     for doc in DOCS.values():
         prose = re.sub(r"^ *```.*?^ *```$", "", doc, flags=re.MULTILINE | re.DOTALL)
-        texts += [" ".join(span.split()) for span in re.findall(r"`([^`]+)`", prose)]
+        texts += [fold(span) for span in re.findall(r"`([^`]+)`", prose)]
     commands = []
     for text in texts:
         text = text.split("#")[0]
@@ -132,7 +132,7 @@ class SampleOutput(unittest.TestCase):
     def test_the_udp_servers_acknowledgement_is_explained_where_it_is_shown(self):
         shown = section(README, "## What you should see")
         self.assertIn("Sending acknowledgement back to", shown)
-        self.assertIn("UDP itself acknowledges nothing", " ".join(shown.split()))
+        self.assertIn("UDP itself acknowledges nothing", fold(shown))
 
 
 class Commands(unittest.TestCase):
@@ -169,7 +169,7 @@ class Commands(unittest.TestCase):
             text = (ROOT / "wire" / f"{tool}.yml").read_text()
             waits[tool] = re.search(r"\n  entrypoint:\n(.*?)\n  environment:\n", text, re.S).group(1)
             ports[tool] = re.search(rf'\n    {variable}: "(\d+)"\n', text).group(1)
-            self.assertIn(readme, " ".join(WIRE.split()))
+            self.assertIn(readme, fold(WIRE))
         self.assertRegex((ROOT / "wire" / "capture.sh").read_text(),
                          rf"\nready\.sh {ports['capture']} /proc/net/\S+ \d &\n")
         self.assertRegex((ROOT / "wire" / "impair.py").read_text(),
@@ -178,8 +178,8 @@ class Commands(unittest.TestCase):
         self.assertIn("for port in $$CAPTURE_READY $$IMPAIR_READY; do", waits["capture"])
         # 300 knocks 0.1 s apart: "up to 30 s", as wire/README.md says.
         self.assertRegex(waits["capture"], r"for _ in \$\$\(seq 300\); do .*\n.*\n *sleep 0\.1\n")
-        self.assertIn("the client waits for that, up to 30 s", " ".join(WIRE.split()))
-        self.assertIn("port 9000 (the capture's) or 9001 (impair.py's)", " ".join(README.split()))
+        self.assertIn("the client waits for that, up to 30 s", fold(WIRE))
+        self.assertIn("port 9000 (the capture's) or 9001 (impair.py's)", fold(README))
 
     def test_docker_exec_names_a_server_container(self):
         containers = set(re.findall(r"container_name: ([a-z0-9-]+)", COMPOSE_FILE))
@@ -226,7 +226,7 @@ class Settings(unittest.TestCase):
     def test_the_idle_timeout_is_the_one_documented(self):
         timeout = re.search(r"^IDLE_TIMEOUT = (\d+)", (ROOT / "tcp_server_docker.py").read_text(),
                             re.MULTILINE).group(1)
-        self.assertRegex(" ".join(README.split()), rf"says nothing for {timeout} seconds is dropped")
+        self.assertRegex(fold(README), rf"says nothing for {timeout} seconds is dropped")
 
 
 def yaml_list(text, key):

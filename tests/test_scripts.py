@@ -15,7 +15,7 @@ import threading
 import unittest
 from pathlib import Path
 
-from support import (ADDRESS, PYTHON, ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, free_port,
+from support import (ADDRESS, PYTHON, ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, fold, free_port,
                      in_private_network, private_network_available, run, start_server)
 
 SCRIPTS = ("tcp_server_docker.py", "tcp_client_docker.py",
@@ -127,7 +127,7 @@ class StartOrder(unittest.TestCase):
         first = udp_client_lines(port)
         self.assertEqual(client.lines, [*first[:2], stray, *first])
         self.assertIn("(`Ignored a datagram from ...`, then the client sends again)",
-                      " ".join((ROOT / "README.md").read_text(encoding="utf-8").split()))
+                      fold((ROOT / "README.md").read_text(encoding="utf-8")))
 
 
 def fake_tcp_server(test, reply):

@@ -18,8 +18,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from support import (ROOT, Script, compose_commands, docker, docker_engine_answers, exercise, lab_environment,
-                     mermaid_check, wait_until)
+from support import (ROOT, Script, compose_commands, docker, docker_engine_answers, exercise, fold,
+                     lab_environment, mermaid_check, wait_until)
 from test_docker import existing_lab
 from test_readme import exercise_text, section
 
@@ -28,10 +28,6 @@ WIRE = (ROOT / "wire" / "README.md").read_text(encoding="utf-8")
 # A program a student types, after any settings (X=1, or X=$(a command)) in front of it.
 COMMAND = re.compile(r"(?:[A-Z_]+=(?:\$\((?:[^()]|\([^()]*\))*\)|\S+) )*(?:docker|python3|git|nc)(?= |$)")
 STEP = 120  # seconds: the longest any one command of the handout may take here
-
-
-def fold(text):
-    return " ".join(text.split())
 
 
 FENCE = re.compile(r"^ *```(\w*)\n(.*?)^ *```$", re.MULTILINE | re.DOTALL)

@@ -1214,19 +1214,24 @@ class LegacyCompose(LabTests, WireTests, unittest.TestCase):
     FLAVOUR = "legacy"
 
 
-class Exercises(DockerExercises, unittest.TestCase):
+class FirstFlavour:
+    """Tests that do not depend on the Compose flavour: once, with the first one installed
+    (known only once setUpModule has asked)."""
+
     @classmethod
     def setUpClass(cls):
-        cls.FLAVOUR = next((name for name in COMPOSE if name in WANTED), "Compose v2")  # the first one
+        cls.FLAVOUR = next((name for name in COMPOSE if name in WANTED), "Compose v2")
         super().setUpClass()
 
 
-class Images(Lab, unittest.TestCase):
+class Exercises(FirstFlavour, DockerExercises, unittest.TestCase):
+    pass
+
+
+class Images(FirstFlavour, Lab, unittest.TestCase):
     """What a student downloads and builds carries one Python, the base image's own: the
     official python:3.13-slim is CPython under /usr/local on Debian, with no Debian
     python3, and CI's stand-in for it, built where no registry answers, must be too."""
-
-    FLAVOUR = Exercises.FLAVOUR
 
     def run_in(self, image, script):
         code, out, err = docker("run", "--rm", "--user", "0", "--entrypoint", "sh", image, "-ec", script,

@@ -345,27 +345,6 @@ class PodmanTests(PodmanLab):
                     self.assertEqual(udp, arrows(readme))
                 self.check_down_leaves_nothing(**options)
 
-    def test_a_delay_and_copies_with_the_capture(self):
-        """The round trips and the network's copies, as with Docker: NFQUEUE and nftables'
-        dup in a Podman container's network namespace, rootful and rootless."""
-        folder, owner = self.lab_copy()
-        options = {"files": ["wire/impair.yml", "wire/capture.yml"], "folder": folder,
-                   "settings": docker_tests.impaired(delay_ms=100, duplicate_every=3)}
-        self.up(**options)
-        self.check_clients_succeed("tcp-client", "udp-client")
-        self.assertEqual(self.service_log("udp-impair")[0],
-                         "Impairing udp port 10001: delay 100 ms, copying 1 in 3")
-        udp_server = self.log("udp-server")
-        self.assertEqual(sum(line.startswith("Received 48 bytes") for line in udp_server), 2)
-        docker_tests.stop_captures(self, options)
-        drawn = self.draw(folder, owner)
-        self.assertEqual(drawn["udp"].splitlines()[-3:], ["UDP: 4 datagrams, none lost",
-                                                            "UDP: 1 copy by the network",
-                                                            "UDP: 1 round trip of 0.10 s for 48 bytes"])
-        self.assertEqual(drawn["tcp"].splitlines()[-1],
-                         "TCP: 3 round trips of 0.10 s for 91 bytes: handshake, message, Nagle's wait")
-        self.check_down_leaves_nothing(**options)
-
     def check_the_warnings_the_readme_quotes(self, said, service):
         """What podman-compose and Podman print about the healthchecks, where the README says."""
         text = fold(PODMAN_SECTION)

@@ -705,9 +705,8 @@ class WireTests(Lab):
 
     @exercise(9, 11, 12)
     def test_deterministic_loss_with_the_capture_as_the_readme_shows(self):
-        folder = lab_copy(self, os.getuid())
-        options = {"files": ["wire/impair.yml", "wire/capture.yml"], "folder": folder,
-                   "settings": impaired(loss_every=4)}
+        options = self.impaired_lab(loss_every=4)
+        folder = options["folder"]
         self.up(**options)
         self.assertEqual(self.wait_for_clients("tcp-client", "udp-client"), [0, 0])
         for service, server in (("tcp-impair", "tcp-server"), ("udp-impair", "udp-server")):
@@ -885,6 +884,12 @@ class WireTests(Lab):
         self.assertEqual(code, 0, err)
         self.assertEqual(tables.count("table ip socket_lab_copies"), 1, tables)
 
+    def impaired_lab(self, **settings):
+        """A fresh copy of the lab run with the impaired network and the capture, with
+        these settings and no others: the options for compose()."""
+        return {"files": ["wire/impair.yml", "wire/capture.yml"], "folder": lab_copy(self, os.getuid()),
+                "settings": impaired(**settings)}
+
     def timed_log(self, service):
         """A service's lines, each with its time from `docker logs --timestamps`."""
         code, out, err = docker("logs", "--timestamps", self.containers(service)[0])
@@ -908,9 +913,8 @@ class WireTests(Lab):
 
     @exercise(13)
     def test_a_delay_costs_tcp_three_round_trips_and_udp_one(self):
-        folder = lab_copy(self, os.getuid())
-        options = {"files": ["wire/impair.yml", "wire/capture.yml"], "folder": folder,
-                   "settings": impaired(delay_ms=100)}
+        options = self.impaired_lab(delay_ms=100)
+        folder = options["folder"]
         self.run_the_readme("## Round trips", options, ["logs"])
         self.assertEqual(self.service_log("tcp-impair"), ["Impairing tcp port 10000: delay 100 ms"])
         # The clients' own times: the handshake, the message, Nagle's wait; one for UDP.
@@ -943,9 +947,8 @@ class WireTests(Lab):
 
     @exercise(14)
     def test_reordered_datagrams_arrive_out_of_order_and_tcp_reads_in_order(self):
-        folder = lab_copy(self, os.getuid())
-        options = {"files": ["wire/impair.yml", "wire/capture.yml"], "folder": folder,
-                   "settings": impaired(reorder_every=4)}
+        options = self.impaired_lab(reorder_every=4)
+        folder = options["folder"]
         many, logs, long, down, _ = [args for _, args in readme_commands("## Order")][1:]
         self.assertEqual(self.run_the_readme("## Order", options, many[:4]), many)
         self.compose(*many, **options)
@@ -978,9 +981,8 @@ class WireTests(Lab):
 
     @exercise(15)
     def test_a_datagram_delivered_twice_reaches_udp_twice_and_tcp_once(self):
-        folder = lab_copy(self, os.getuid())
-        options = {"files": ["wire/impair.yml", "wire/capture.yml"], "folder": folder,
-                   "settings": impaired(duplicate_every=3)}
+        options = self.impaired_lab(duplicate_every=3)
+        folder = options["folder"]
         self.run_the_readme("## Duplicates", options, ["down"])
         udp_server = self.log("udp-server")
         client = re.fullmatch(rf"Received 48 bytes from ({ADDRESS})", udp_server[2]).group(1)
@@ -1006,9 +1008,8 @@ class WireTests(Lab):
         self.assertEqual(drawn["tcp"].splitlines()[-1], f"TCP: {len(copies)} copies by the network")
 
     def test_impairments_combine_and_the_lab_flows_on_when_impair_py_dies(self):
-        folder = lab_copy(self, os.getuid())
-        options = {"files": ["wire/impair.yml", "wire/capture.yml"], "folder": folder,
-                   "settings": impaired(loss_every=4, delay_ms=100, duplicate_every=5)}
+        options = self.impaired_lab(loss_every=4, delay_ms=100, duplicate_every=5)
+        folder = options["folder"]
         self.up(**options)
         self.assertEqual(self.wait_for_clients("tcp-client", "udp-client"), [0, 0])
         self.assertEqual(self.service_log("udp-impair")[0],

@@ -23,12 +23,50 @@ LAB_VARIABLES = ("LISTEN_HOST", "LISTEN_PORT", "SERVER_HOST", "SERVER_PORT", "ME
 TCP_MESSAGE = b"This is our message. It is very long but will only be transmitted in chunks of 16 at a time"
 UDP_MESSAGE = b"This is our message. It will be sent all at once"
 ADDRESS = r"\('127\.0\.0\.1', \d+\)"  # how a loopback peer's (host, port) prints
+CONTAINER_ADDRESS = r"\('\d+\.\d+\.\d+\.\d+', \d+\)"  # and a container's
+
+# Timeouts, named as CPython's test.support names its own: every wait says which it is.
+SHORT = 5            # seconds: a running process prints its next line, a port answers
+CLIENTS_DONE = 90    # the lab's clients have exited, from `up` (rootless Podman is slowest)
+ENGINE_COMMAND = 60  # one docker or podman command (ps, inspect, logs, run of a tool)
+COMPOSE_COMMAND = 300  # one Compose command, `up --build` of both images included
 
 # A shell script starts its background jobs (`cmd &`) with SIGINT ignored, every child
 # inherits that, and Python then leaves Ctrl-C ignored. Run that way, the tests give
 # the scripts back the default, which is what a terminal's Ctrl-C finds.
 if os.name == "posix" and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def chunks(message, size=16):
+    """The pieces the TCP server reads and echoes: 16 bytes each, the last one shorter."""
+    return [message[i:i + size] for i in range(0, len(message), size)]
+
+
+# The lines the four scripts print in one exchange, as the README shows them: every test
+# that compares a run with the handout compares it with these.
+def tcp_client_lines(host, port, message=TCP_MESSAGE):
+    return ([f"Connecting to {host} port {port}", f"sending {message!r}"]
+            + [f"received {chunk!r}" for chunk in chunks(message)] + ["closing socket"])
+
+
+def udp_client_lines(host, port, server, message=UDP_MESSAGE):
+    return [f"Sending {message!r} to {host}:{port}", "Waiting to receive...",
+            f"Received {len(message)} bytes from {server}", f"Data: {message!r}", "Closing socket"]
+
+
+def tcp_server_lines(port, client, message=TCP_MESSAGE):
+    lines = [f"Starting TCP server on port {port}", "Waiting for a connection...",
+             f"Connection from {client}"]
+    for chunk in chunks(message):
+        lines += [f"Received: {chunk!r}", "Sending data back to client"]
+    return [*lines, f"No more data from {client}, closing the connection", "Waiting for a connection..."]
+
+
+def udp_server_lines(port, client, message=UDP_MESSAGE):
+    return [f"Starting UDP server on port {port}", "Waiting to receive message...",
+            f"Received {len(message)} bytes from {client}", f"Data: {message!r}",
+            f"Sending acknowledgement back to {client}", "Waiting to receive message..."]
 
 
 # The exercises whose test ran to its end in this run (not skipped, not failed).

@@ -155,6 +155,12 @@ class Records(unittest.TestCase):
         with self.assertRaisesRegex(draw.Bad, r"^wire/captures/tcp\.pcap is cut short, or is no capture; "):
             draw.draw(self.folder, "tcp")
 
+    def test_an_empty_capture_is_one_line(self):
+        (self.folder / "tcp.pcap").write_bytes(b"")
+        with self.assertRaisesRegex(draw.Bad, r"^wire/captures/tcp\.pcap is empty: the capture never "
+                                              r"started; "):
+            draw.draw(self.folder, "tcp")
+
 
 class Labels(unittest.TestCase):
     """Packets straight into the labelling stage."""

@@ -18,10 +18,10 @@ from pathlib import Path
 from support import (ROOT, TCP_MESSAGE, UDP_MESSAGE, Script, end_group, exercise, fold, free_port,
                      in_private_network, private_network_available, run, start_in_private_network,
                      start_server)
-from test_readme import exercise_text as readme_exercise_text
+from handout import README, section
+from handout import exercise_text as readme_exercise_text
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
-EXERCISES = README.split("\n## Exercises\n", 1)[1].split("\n## ", 1)[0]
+EXERCISES = section(README, "## Exercises")
 SILENT_CLIENT = re.search(r'`python3 -c "(import socket, time; s = socket\.create_connection[^"]*)"`',
                           EXERCISES).group(1)  # exercise 1's client that says nothing
 UDP = socket.SOCK_DGRAM
@@ -204,8 +204,8 @@ class ExercisesOnTheLabsPorts(unittest.TestCase):
     @exercise(7)
     def test_exercise_7_the_silent_client_of_exercise_1_is_dropped(self):
         folder = self.folder()
-        self.assertIn("After 10 seconds the\n   server prints `Dropped the client: timed out`",
-                      exercise_text(7))
+        self.assertIn("After 10 seconds the server prints `Dropped the client: timed out`",
+                      fold(exercise_text(7)))
         server = edited_copy(self, "tcp_server_docker.py", SHORTER_IDLE_TIMEOUT)
         done = in_private_network(WAIT_FOR + f"""
             "$PYTHON" {server} > server.out & server=$!

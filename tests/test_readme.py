@@ -9,34 +9,12 @@ import re
 import shlex
 import unittest
 
+from handout import DOCS, README, WIRE, blocks, exercise_numbers, section
 from support import ROOT, fold, mermaid_check
 
-DOCS = {name: (ROOT / name).read_text(encoding="utf-8")
-        for name in ("README.md", "wire/README.md", "tests/README.md")}
-README = DOCS["README.md"]
-WIRE = DOCS["wire/README.md"]
 SCRIPTS = sorted(ROOT.glob("*_docker.py"))
 COMPOSE_FILE = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
 COMPOSE_FILES = ("docker-compose.yml", "wire/capture.yml", "wire/impair.yml", "wire/draw.yml")
-
-
-def code_blocks(language, text=None):
-    texts = [text] if text else DOCS.values()
-    return [block for doc in texts
-            for block in re.findall(rf"^( *)```{language}\n(.*?)^ *```$", doc, re.MULTILINE | re.DOTALL)]
-
-
-def blocks(language, text=None):
-    """The code blocks of a language, without a list's indentation."""
-    return [re.sub(rf"^{indent}", "", block, flags=re.MULTILINE)
-            for indent, block in code_blocks(language, text)]
-
-
-def section(text, heading):
-    """One section of a README: from its heading to the next heading of its level or higher."""
-    level = heading.split(" ", 1)[0]
-    body = "\n" + text.split(f"\n{heading}\n", 1)[1]
-    return re.split(rf"\n#{{1,{len(level)}}} ", body, maxsplit=1)[0]
 
 
 def output_formats():
@@ -179,7 +157,7 @@ class Commands(unittest.TestCase):
         # 300 knocks 0.1 s apart: "up to 30 s", as wire/README.md says.
         self.assertRegex(waits["capture"], r"for _ in \$\$\(seq 300\); do .*\n.*\n *sleep 0\.1\n")
         self.assertIn("the client waits for that, up to 30 s", fold(WIRE))
-        self.assertIn("port 9000 (the capture's) or 9001 (impair.py's)", fold(README))
+        self.assertIn("port 9000 (the capture's) or 9001 (impair.py's)", fold(WIRE))
 
     def test_docker_exec_names_a_server_container(self):
         containers = set(re.findall(r"container_name: ([a-z0-9-]+)", COMPOSE_FILE))
@@ -233,18 +211,6 @@ def yaml_list(text, key):
     """The items of the YAML block list under `key` (a line of its own) in a Compose file."""
     block = text.split(key + "\n", 1)[1]
     return re.findall(r"^ +- (\S+)$", block.split("\n\n", 1)[0], re.MULTILINE)
-
-
-def exercise_text(doc, number):
-    """The text of one exercise of a README, with its indentation and line breaks."""
-    return re.search(rf"^{number}\. \*\*.*?(?=^\d+\. \*\*|\Z)", section(doc, "## Exercises"),
-                     re.MULTILINE | re.DOTALL).group(0)
-
-
-def exercise_numbers():
-    """The numbers of the exercises in the READMEs, in the order they come."""
-    return [int(n) for doc in (README, WIRE)
-            for n in re.findall(r"^(\d+)\. \*\*", section(doc, "## Exercises"), re.MULTILINE)]
 
 
 class Exercises(unittest.TestCase):

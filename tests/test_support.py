@@ -6,7 +6,7 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
-from support import compose_commands
+from lab import compose_commands
 
 
 def fake_programs(test, **versions):

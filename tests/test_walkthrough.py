@@ -18,13 +18,9 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from support import (ROOT, Script, compose_commands, docker, docker_engine_answers, exercise, fold,
-                     lab_environment, mermaid_check, wait_until)
-from test_docker import existing_lab
-from test_readme import exercise_text, section
-
-README = (ROOT / "README.md").read_text(encoding="utf-8")
-WIRE = (ROOT / "wire" / "README.md").read_text(encoding="utf-8")
+from handout import README, WIRE, exercise_text, section
+from lab import compose_commands, docker, docker_engine_answers, existing_lab
+from support import ROOT, Script, exercise, fold, lab_environment, mermaid_check, wait_until
 # A program a student types, after any settings (X=1, or X=$(a command)) in front of it.
 COMMAND = re.compile(r"(?:[A-Z_]+=(?:\$\((?:[^()]|\([^()]*\))*\)|\S+) )*(?:docker|python3|git|nc)(?= |$)")
 STEP = 120  # seconds: the longest any one command of the handout may take here

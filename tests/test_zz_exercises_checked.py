@@ -8,7 +8,7 @@ import unittest
 from pathlib import Path
 
 from support import CHECKED_EXERCISES, ROOT
-from test_readme import exercise_numbers
+from handout import exercise_numbers
 
 
 class Exercises(unittest.TestCase):

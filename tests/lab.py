@@ -26,9 +26,10 @@ import unittest
 from pathlib import Path
 from typing import NamedTuple
 
+from handout import LOSS_RUN, wire_commands
 from handout import PODMAN as PODMAN_SECTION
 from support import CLIENTS_DONE, COMPOSE_COMMAND, ENGINE_COMMAND, ROOT, fold, mermaid_check, wait_until
-from wire_output import arrows, impaired, text_arrows
+from wire_output import arrows, impaired, lost, text_arrows, the_teardown_is_over
 
 LAB_NAMES = ("tcp-server", "udp-server")  # the fixed container names of docker-compose.yml
 NETWORK = "socket-network"
@@ -447,3 +448,80 @@ class Lab:
             self.assertEqual(text_arrows(ladder.splitlines()),
                              [(sender, lost) for sender, _, lost in arrows(diagram)])
         return lines, drawn
+
+
+RULES = "-j NFQUEUE --queue-num 0 --queue-bypass"  # how each of impair.py's iptables rules ends
+
+
+class WireLab(Lab):
+    """A lab with the wire's tools: what their tests (test_wire.py, test_podman.py) do with it."""
+
+    def stop_captures(self, **options):
+        """Wait for the end of the TCP teardown in the live view, then stop both captures
+        (and impair.py, whose record ends with the capture)."""
+        wait_until(lambda: the_teardown_is_over(self.log("tcp-capture")), 20,
+                   "the live view showing the end of the teardown")
+        services = ["tcp-capture", "udp-capture"]
+        if "wire/impair.yml" in options["files"]:
+            services += ["tcp-impair", "udp-impair"]
+        self.compose("stop", *services, **options)
+
+    def assert_least_privilege(self, service, capabilities, server):
+        """Not privileged, every capability dropped but these, in the server's namespace."""
+        host = self.inspect(service, "{{json .HostConfig}}")
+        self.assertEqual([c.replace("CAP_", "") for c in host["CapDrop"]], ["ALL"])
+        self.assertEqual({c.replace("CAP_", "") for c in host["CapAdd"]}, capabilities)
+        self.assertFalse(host["Privileged"])
+        server_id = self.inspect(server, "{{json .Id}}")
+        self.assertIn(host["NetworkMode"], (f"container:{server_id}", f"container:{self.container(server)}"))
+
+    def the_readme_drop_log(self, service):
+        """An impair service's log begins as wire/README.md's LOSS_EVERY=4 run: its first line,
+        then the same packets lost (addresses and ports aside). Every packet it lost."""
+        log = self.log(service)
+        self.assertEqual(log[0], LOSS_RUN[service][0])
+        dropped = [lost(line) for line in log[1:]]
+        shown = [lost(line) for line in LOSS_RUN[service][1:]]
+        self.assertEqual(dropped[:len(shown)], shown)
+        return dropped
+
+    def one_set_of_rules(self, service, protocol, port):
+        """impair.py's rules in its server's namespace, once: iptables' and nftables'."""
+        rules = self.checked("exec", self.container(service), "iptables", "-S")
+        self.assertEqual([line for line in rules.splitlines() if line.startswith("-A")], [
+            f"-A INPUT -p {protocol} -m {protocol} --dport {port} {RULES}",
+            f"-A OUTPUT -p {protocol} -m {protocol} --sport {port} {RULES}"])
+        tables = self.checked("exec", self.container(service), "nft", "list", "tables")
+        self.assertEqual(tables.count("table ip socket_lab_copies"), 1, tables)
+
+    def run_the_readme(self, heading, upto):
+        """Run the commands of a wire/README.md section in order after its first (`up`, which
+        run_lab ran) up to the one whose arguments begin with `upto`, which is returned, not
+        run."""
+        commands = wire_commands(heading)
+        self.assertEqual(commands[0][1][0], "up")
+        for files, args in commands[1:]:
+            self.assertEqual(files[:len(self.options["files"])], self.options["files"][:len(files)], args)
+            if args[:len(upto)] == upto:
+                return args
+            self.compose(*args, **self.options)
+        raise AssertionError(f"no {upto} in {heading}")
+
+    def the_end_after_the_lost_fin(self, ladder, shown):
+        """A drawn LOSS_EVERY=4 run is wire/README.md's up to the server's lost FIN (13 arrows).
+        Then either nobody answers, as in that run: the server sends its FIN again and again;
+        or the client's network outlived the client (a busy computer, Podman): its kernel
+        sends its own FIN again, the server's acknowledges it (a D-SACK: it had it already) and
+        sends its FIN again, and the client's ACK 93 ends the connection (every fourth of these
+        lost too, and sent again)."""
+        self.assertEqual(ladder[:13], shown[:13])
+        server_again = ("S", "FIN, sent again after")
+        for rest in (ladder[13:], shown[13:]):
+            self.assertIn(server_again, [arrow[:2] for arrow in rest])
+        rest = {arrow[:2] for arrow in ladder[13:]}
+        if any(sender == "C" for sender, _ in rest):
+            self.assertLessEqual(rest, {server_again, ("C", "FIN, sent again after"),
+                                        ("S", "ACK 93, D-SACK 92"), ("C", "ACK 93"),
+                                        ("C", "duplicate ACK 93")}, ladder)
+        else:
+            self.assertEqual(rest, {server_again}, ladder)

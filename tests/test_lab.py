@@ -212,7 +212,7 @@ class RootlessPodmanCommands(LabCommands, unittest.TestCase):
     ENGINE = "rootless Podman"
 
 
-class Exercises(Lab, unittest.TestCase):
+class ExercisesInDocker(Lab, unittest.TestCase):
     """The README's exercises that run the lab in containers, once, on Docker."""
 
     ENGINE = "Docker"

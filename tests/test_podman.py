@@ -11,10 +11,9 @@ import tempfile
 import unittest
 
 from handout import PODMAN, README, TROUBLESHOOTING, WIRE_PODMAN, drawn_in_wire
-from lab import LAB_NAMES, NETWORK, PODMAN_COMPOSE_VERSION, existing_lab
+from lab import LAB_NAMES, NETWORK, PODMAN_COMPOSE_VERSION, WireLab, existing_lab
 from support import ROOT, fold, wait_until
 from wire_output import arrows, impaired
-from test_wire import the_end_after_the_lost_fin, WireLab
 
 SLOW_STOP = 10  # seconds: Docker's kill timeout, what a server that ignores the stop signal costs
 
@@ -103,7 +102,7 @@ class RootfulPodmanOnly(WireLab):
         self.stop_captures(**options)
         _, drawn = self.draw()
         tcp, (readme, _) = arrows(drawn["tcp"]), drawn_in_wire("### One run, drawn", "tcp")
-        the_end_after_the_lost_fin(self, tcp, arrows(readme))
+        self.the_end_after_the_lost_fin(tcp, arrows(readme))
         self.assertEqual(tcp[13], ("C", "FIN, sent again after", False))
         self.assertIn(tcp[-1], [("C", "ACK 93", False), ("C", "duplicate ACK 93", False)])
 

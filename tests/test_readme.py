@@ -40,7 +40,7 @@ def compose_services(name="docker-compose.yml"):
     return set(re.findall(r"^  ([a-z0-9-]+): *(?:#.*)?$", services, re.MULTILINE))
 
 
-def compose_commands():
+def handout_compose_commands():
     """Every `docker compose ...`, `docker-compose ...` or `podman-compose ...` the READMEs
     show, as a list of words."""
     texts = [line for block in blocks(r"(?:bash|powershell|bat)") for line in block.splitlines()]
@@ -116,7 +116,7 @@ class SampleOutput(unittest.TestCase):
 class Commands(unittest.TestCase):
     def test_compose_commands_name_only_services_of_the_compose_files(self):
         self.assertEqual(compose_services(), {"tcp-server", "tcp-client", "udp-server", "udp-client"})
-        commands = compose_commands()
+        commands = handout_compose_commands()
         self.assertGreater(len(commands), 20)
         for words in commands:
             with self.subTest(command=" ".join(words)):
@@ -132,7 +132,7 @@ class Commands(unittest.TestCase):
         self.assertEqual(compose_services("wire/impair.yml"), {"impair-settings", "tcp-impair", "udp-impair",
                                                              *compose_services()})
         self.assertEqual(compose_services("wire/draw.yml"), {"draw"})
-        used = {name for words in compose_commands() for name in parse(words)[0]}
+        used = {name for words in handout_compose_commands() for name in parse(words)[0]}
         self.assertEqual(used, set(COMPOSE_FILES))
         _, command, named = parse(["-f", "docker-compose.yml", "-f", "wire/draw.yml", "run", "--rm", "draw"])
         self.assertEqual((command, named), ("run", ["draw"]))

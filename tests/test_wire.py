@@ -14,13 +14,10 @@ import time
 import unittest
 
 from handout import LOSS_RUN, WIRE, drawn_in_wire, wire_block, wire_commands
-from lab import LAB_NAMES, OTHER_USER, Lab
+from lab import LAB_NAMES, OTHER_USER, RULES, WireLab
 from support import (CONTAINER_ADDRESS, TCP_MESSAGE, UDP_MESSAGE, exercise, fold, tcp_client_lines,
                      tcp_server_lines, udp_server_lines, wait_until)
-from wire_output import (Lost, arrows, impaired, ladder_arrows, lost, packet, the_teardown_is_over,
-                         tshark_or_skip, wireshark)
-
-RULES = "-j NFQUEUE --queue-num 0 --queue-bypass"
+from wire_output import (Lost, arrows, impaired, ladder_arrows, lost, packet, tshark_or_skip, wireshark)
 
 
 def setUpModule():
@@ -45,80 +42,6 @@ def whole_exchange(test, tcp):
     test.assertEqual(sum(p.length for p in tcp if p.direction == "to client"), 91)
     test.assertEqual([p.direction for p in tcp if "F" in p.flags], ["to server", "to client"])
     test.assertTrue(14 <= len(tcp) <= 20, tcp)
-
-
-def the_end_after_the_lost_fin(test, ladder, shown):
-    """A drawn LOSS_EVERY=4 run is wire/README.md's up to the server's lost FIN (13 arrows).
-    Then either nobody answers, as in that run: the server sends its FIN again and again;
-    or the client's network outlived the client (a busy computer, Podman): its kernel
-    sends its own FIN again, the server's acknowledges it (a D-SACK: it had it already) and
-    sends its FIN again, and the client's ACK 93 ends the connection (every fourth of these
-    lost too, and sent again)."""
-    test.assertEqual(ladder[:13], shown[:13])
-    server_again = ("S", "FIN, sent again after")
-    for rest in (ladder[13:], shown[13:]):
-        test.assertIn(server_again, [arrow[:2] for arrow in rest])
-    rest = {arrow[:2] for arrow in ladder[13:]}
-    if any(sender == "C" for sender, _ in rest):
-        test.assertLessEqual(rest, {server_again, ("C", "FIN, sent again after"), ("S", "ACK 93, D-SACK 92"),
-                                    ("C", "ACK 93"), ("C", "duplicate ACK 93")}, ladder)
-    else:
-        test.assertEqual(rest, {server_again}, ladder)
-
-
-class WireLab(Lab):
-    """What the wire's tests do with a lab."""
-
-    def stop_captures(self, **options):
-        """Wait for the end of the TCP teardown in the live view, then stop both captures
-        (and impair.py, whose record ends with the capture)."""
-        wait_until(lambda: the_teardown_is_over(self.log("tcp-capture")), 20,
-                   "the live view showing the end of the teardown")
-        services = ["tcp-capture", "udp-capture"]
-        if "wire/impair.yml" in options["files"]:
-            services += ["tcp-impair", "udp-impair"]
-        self.compose("stop", *services, **options)
-
-    def assert_least_privilege(self, service, capabilities, server):
-        """Not privileged, every capability dropped but these, in the server's namespace."""
-        host = self.inspect(service, "{{json .HostConfig}}")
-        self.assertEqual([c.replace("CAP_", "") for c in host["CapDrop"]], ["ALL"])
-        self.assertEqual({c.replace("CAP_", "") for c in host["CapAdd"]}, capabilities)
-        self.assertFalse(host["Privileged"])
-        server_id = self.inspect(server, "{{json .Id}}")
-        self.assertIn(host["NetworkMode"], (f"container:{server_id}", f"container:{self.container(server)}"))
-
-    def the_readme_drop_log(self, service):
-        """An impair service's log begins as wire/README.md's LOSS_EVERY=4 run: its first line,
-        then the same packets lost (addresses and ports aside). Every packet it lost."""
-        log = self.log(service)
-        self.assertEqual(log[0], LOSS_RUN[service][0])
-        dropped = [lost(line) for line in log[1:]]
-        shown = [lost(line) for line in LOSS_RUN[service][1:]]
-        self.assertEqual(dropped[:len(shown)], shown)
-        return dropped
-
-    def one_set_of_rules(self, service, protocol, port):
-        """impair.py's rules in its server's namespace, once: iptables' and nftables'."""
-        rules = self.checked("exec", self.container(service), "iptables", "-S")
-        self.assertEqual([line for line in rules.splitlines() if line.startswith("-A")], [
-            f"-A INPUT -p {protocol} -m {protocol} --dport {port} {RULES}",
-            f"-A OUTPUT -p {protocol} -m {protocol} --sport {port} {RULES}"])
-        tables = self.checked("exec", self.container(service), "nft", "list", "tables")
-        self.assertEqual(tables.count("table ip socket_lab_copies"), 1, tables)
-
-    def run_the_readme(self, heading, upto):
-        """Run the commands of a wire/README.md section in order after its first (`up`, which
-        run_lab ran) up to the one whose arguments begin with `upto`, which is returned, not
-        run."""
-        commands = wire_commands(heading)
-        self.assertEqual(commands[0][1][0], "up")
-        for files, args in commands[1:]:
-            self.assertEqual(files[:len(self.options["files"])], self.options["files"][:len(files)], args)
-            if args[:len(upto)] == upto:
-                return args
-            self.compose(*args, **self.options)
-        raise AssertionError(f"no {upto} in {heading}")
 
 
 class CaptureAndLoss(WireLab):
@@ -240,7 +163,7 @@ class CaptureAndLoss(WireLab):
         shown = arrows(shown)
         out = [p for p in map(lost, self.log("tcp-impair")[1:]) if p.direction == "to client"]
         self.assertEqual(len(tcp), len(capture) + len(out))
-        the_end_after_the_lost_fin(self, tcp, shown)
+        self.the_end_after_the_lost_fin(tcp, shown)
         self.assertEqual([(sender, label) for sender, label, lost in tcp[:13] if lost],
                          [("C", "SYN"), ("C", "data, bytes 1-91"), ("C", "ACK 17"), ("S", "FIN")])
         for ladder, line in ((tcp, drawn["tcp"].splitlines()[-1]), (shown, tally)):

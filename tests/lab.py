@@ -20,6 +20,7 @@ import os
 import pwd
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -28,7 +29,8 @@ from typing import NamedTuple
 
 from handout import LOSS_RUN, wire_commands
 from handout import PODMAN as PODMAN_SECTION
-from support import CLIENTS_DONE, COMPOSE_COMMAND, ENGINE_COMMAND, ROOT, fold, mermaid_check, wait_until
+from support import (CLIENTS_DONE, COMPOSE_COMMAND, ENGINE_COMMAND, ROOT, SHORT, fold, mermaid_check,
+                     wait_until)
 from wire_output import arrows, impaired, lost, text_arrows, the_teardown_is_over
 
 LAB_NAMES = ("tcp-server", "udp-server")  # the fixed container names of docker-compose.yml
@@ -228,6 +230,22 @@ def own_image(test, folder):
     return name
 
 
+def connect_or_none(address):
+    """A TCP connection to address, or None if nothing listens there yet."""
+    try:
+        return socket.create_connection(address, timeout=SHORT)
+    except OSError:
+        return None
+
+
+def base_image():
+    """The image both Dockerfiles start from (one, or the test fails)."""
+    bases = {re.search(r"^FROM (\S+)", (ROOT / name).read_text(), re.MULTILINE).group(1)
+             for name in ("Dockerfile", "wire/Dockerfile")}
+    assert len(bases) == 1, bases
+    return bases.pop()
+
+
 def logged_at(line):
     """The time of a `logs --timestamps` line. Docker trims the nanoseconds' trailing
     zeros, so the stamps must be read as times, not compared as text."""
@@ -331,6 +349,30 @@ class Lab:
         if self.folder is None:
             self.clone()
         self.addCleanup(self.down, **options)
+
+    def queue_behind_a_silent_client(self, *services, idle_timeout, **options):
+        """Exercise 1 as the README starts it: the TCP server (with `services`, in a copy
+        whose server drops a silent client after `idle_timeout` seconds, built into an image
+        of its own), a client of this computer that connects and says nothing, then three
+        clients (`up --scale tcp-client=3`), run to their end. The silent client's socket,
+        still open. (A capture among the services is listening before the first SYN.)"""
+        server = self.clone() / "tcp_server_docker.py"
+        server.write_text(server.read_text().replace("\nIDLE_TIMEOUT = 10 ",
+                                                     f"\nIDLE_TIMEOUT = {idle_timeout} "))
+        image = own_image(self, self.folder)
+        self.up("tcp-server", *services, **options)
+        self.assertEqual(self.checked("inspect", "-f", "{{.Config.Image}}", "tcp-server").strip(), image)
+        wait_until(lambda: "Waiting for a connection..." in self.log("tcp-server"), 30, "tcp-server")
+        if "tcp-capture" in services:  # nothing else waits for it: the student types slower
+            wait_until(lambda: any("listening on" in line for line in self.log("tcp-capture", 2)),
+                       20, "the capture listening")
+        silent = wait_until(lambda: connect_or_none(("127.0.0.1", 10000)), 10, "the silent client")
+        self.addCleanup(silent.close)
+        wait_until(lambda: any(line.startswith("Connection from") for line in self.log("tcp-server")),
+                   10, "the silent client's connection")
+        self.compose("up", "-d", "--scale", "tcp-client=3", "tcp-client", **options)  # the README's, detached
+        self.assertEqual(self.wait_for_clients("tcp-client", count=3), [0, 0, 0])
+        return silent
 
     def down(self, **options):
         """`down`, and nothing of the project left behind."""

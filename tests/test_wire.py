@@ -14,7 +14,7 @@ import time
 import unittest
 
 from handout import LOSS_RUN, WIRE, drawn_in_wire, wire_block, wire_commands
-from lab import LAB_NAMES, OTHER_USER, RULES, WireLab
+from lab import LAB_NAMES, OTHER_USER, RULES, WireLab, base_image
 from support import (CONTAINER_ADDRESS, TCP_MESSAGE, UDP_MESSAGE, exercise, fold, tcp_client_lines,
                      tcp_server_lines, udp_server_lines, wait_until)
 from wire_output import (Lost, arrows, impaired, ladder_arrows, lost, packet, tshark_or_skip, wireshark)
@@ -273,6 +273,51 @@ class ABadSetting(WireLab):
 
 class OnceOnDocker(WireLab):
     """What only the kernels and the wire's tools decide: once, on the first Compose."""
+
+    def test_exercise_1_captured_the_queued_clients_data_is_acknowledged_the_echo_waits(self):
+        """wire/README.md's note on exercises 1 and 7, on the drawing of exercise 1 run with
+        the capture, as it tells: each queued client's 91 bytes leave at once and the
+        server's kernel acknowledges them at once; only the echo waits for the FIN to the
+        silent client, when its idle time is up."""
+        self.assertIn("docker compose -f docker-compose.yml -f wire/capture.yml up --build -d tcp-server "
+                      "tcp-capture", fold(WIRE))
+        options = {"files": ["wire/capture.yml"]}
+        silent = self.queue_behind_a_silent_client("tcp-capture", idle_timeout=5, **options)
+        silent.close()
+        # Stopped once each connection's two FINs are captured: counting packets instead
+        # would depend on how many segments each echo took on a busy machine.
+
+        def both_fins_of_all_four():
+            log = self.log("tcp-capture")
+            return all(sum("Flags [F" in line and way in line for line in log) >= 4
+                       for way in (".10000 > ", ".10000: "))
+        try:
+            wait_until(both_fins_of_all_four, 20, "every FIN captured")
+        except AssertionError as error:
+            raise AssertionError("\n".join([str(error), *self.log("tcp-capture")])) from None
+        self.compose("stop", "tcp-capture", **options)
+        _, drawn = self.draw()
+        connections = [re.findall(r"^    ([CS])-[x>]+[CS]: ([\d.]+) s, (.*)$", part, re.MULTILINE)
+                       for part in re.split(r"\n    Note over C,S: connection \d: .*\n", drawn["tcp"])[1:]]
+        self.assertEqual(len(connections), 4)
+        silent_arrows = [(sender, label) for sender, _, label in connections[0]]
+        self.assertEqual(silent_arrows[:4], [("C", "SYN"), ("S", "SYN-ACK"), ("C", "ACK 1"), ("S", "FIN")])
+        fin = float(connections[0][3][1])  # exercise 7: the server's FIN, when the idle time is up
+        self.assertTrue(4.5 <= fin - float(connections[0][0][1]) < 7, connections[0])
+        for arrows_of_one in connections[1:]:
+            at = {(sender, label): float(seconds) for sender, seconds, label in arrows_of_one}
+            self.assertLess(at["C", "data, bytes 1-91"], fin)
+            self.assertLess(at["S", "ACK 92"] - at["C", "data, bytes 1-91"], 0.1)
+            self.assertGreaterEqual(at["S", "data, bytes 1-16"], fin)
+
+    def test_a_debian_python3_package_would_bring_a_second_python_into_the_image(self):
+        """Why wire/Dockerfile installs dpkt and NetfilterQueue with pip: the base image's
+        Python is not Debian's, and python3-dpkt would pull Debian's python3 in beside it
+        (test_lab.py's Images checks that the images have one Python)."""
+        simulated = self.checked("run", "--rm", "--user", "0", "--entrypoint", "sh", base_image(), "-ec",
+                                 "apt-get update -qq; apt-get install -s python3-dpkt", timeout=180)
+        installed = [line.split()[1] for line in simulated.splitlines() if line.startswith("Inst ")]
+        self.assertIn("python3", installed)
 
     def test_a_fragmented_datagram_is_captured_in_fragments_and_drawn_whole(self):
         """Exercise 4 through a running capture, with wire/README.md's command: 45 fragments

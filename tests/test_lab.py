@@ -15,7 +15,7 @@ import unittest
 
 from handout import README
 from lab import LAB_NAMES, NETWORK, Lab, base_image, existing_lab, logged_at
-from support import (CONTAINER_ADDRESS, ROOT, Script, exercise, run, tcp_client_lines,
+from support import (CONTAINER_ADDRESS, ROOT, SHORT, Script, exercise, run, tcp_client_lines,
                      tcp_server_lines, udp_client_lines, udp_server_lines, wait_until)
 
 SLOW_STOP = 10  # seconds: Docker's kill timeout, what a server that ignores the stop signal costs
@@ -29,8 +29,16 @@ class TheLabRunning(Lab):
         super().setUpClass()
         starter = cls.up_for_the_class()
         cls.codes = starter.wait_for_clients("tcp-client", "udp-client")
-        # What the servers printed once the clients were done (a later test is a client too).
-        cls.servers = {name: starter.log(name) for name in LAB_NAMES}
+        # What the servers printed for them, once each waits again (a later test is a
+        # client too).
+        waiting = {"tcp-server": "Waiting for a connection...", "udp-server": "Waiting to receive message..."}
+
+        def served(name):
+            log = starter.log(name)
+            return log.count(waiting[name]) == 2 and log
+
+        cls.servers = {name: wait_until(lambda name=name: served(name), SHORT, f"{name} waiting again")
+                       for name in LAB_NAMES}
 
     def server_address(self, service):
         """The client's (host, port) as its server printed it: a container's address."""

@@ -11,7 +11,7 @@ import tempfile
 import unittest
 
 from handout import PODMAN, README, TROUBLESHOOTING, WIRE_PODMAN, drawn_in_wire
-from lab import LAB_NAMES, NETWORK, PODMAN_COMPOSE_VERSION, WireLab, existing_lab
+from lab import LAB_NAMES, NETWORK, PODMAN_COMPOSE_VERSION, WireLab, existing_lab, own_image
 from support import ROOT, fold, wait_until
 from wire_output import arrows, impaired
 
@@ -29,6 +29,23 @@ class PodmanCompose(WireLab):
         self.assertEqual(self.checked("exec", "tcp-server", "bash", "-c", "id -u").strip(), "65534")
         self.down()
         self.assertEqual(existing_lab(self.engine), [])
+
+    def test_up_build_keeps_the_old_container_unless_force_recreate(self):
+        """Why README.md's Podman part says `--force-recreate`: a plain `up --build` after a
+        change builds the new image, but keeps the running container and its old one
+        (podman-compose 1.4 also exits with an error: the container's name is taken)."""
+        self.clone()
+        own_image(self, self.folder)
+        self.up("tcp-server")
+        wait_until(lambda: "Waiting for a connection..." in self.log("tcp-server"), 30, "tcp-server")
+        server = self.folder / "tcp_server_docker.py"
+        server.write_text(server.read_text().replace("Starting TCP server on port",
+                                                     "Starting my server on port"))
+        self.compose("up", "--build", "-d", "tcp-server", check=False)
+        self.assertEqual(self.log("tcp-server")[0], "Starting TCP server on port 10000")
+        self.compose("up", "--build", "--force-recreate", "-d", "tcp-server")
+        wait_until(lambda: self.log("tcp-server")[:1] == ["Starting my server on port 10000"], 30,
+                   "the changed tcp-server running")
 
     def test_ctrl_c_on_an_attached_up(self):
         """Ctrl-C in the terminal of `podman-compose up --build`: the terminal sends SIGINT to

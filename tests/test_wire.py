@@ -22,7 +22,7 @@ from wire_output import (Lost, arrows, impaired, ladder_arrows, lost, packet, ts
 
 def setUpModule():
     if os.environ.get("LAB_WIRE") != "1":
-        raise unittest.SkipTest("the wire's tests take another minute or two: LAB_WIRE=1 runs them "
+        raise unittest.SkipTest("the wire's tests take some minutes more: LAB_WIRE=1 runs them "
                                 "(wire/README.md, Tests)")
 
 
